@@ -1,0 +1,26 @@
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.roles import sync_roles
+from core import demo
+
+
+class Command(BaseCommand):
+    help = "Create (or bring up to date) a small demo clinic. Safe to run again."
+
+    def handle(self, *args, **options):
+        sync_roles()
+        with transaction.atomic():
+            users = demo.seed_people()
+            program = demo.seed_program()
+            for step in demo_steps():
+                step(users=users, program=program, stdout=self.stdout)
+        self.stdout.write(self.style.SUCCESS("Demo clinic ready. Logins:"))
+        for email, name, _credentials, role in demo.PEOPLE:
+            self.stdout.write(f"  {role:<14} {email:<26} ({name})")
+        self.stdout.write(f"  password for all: {demo.password()}")
+
+
+def demo_steps():
+    """Each app's demo data, in dependency order."""
+    return []

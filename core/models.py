@@ -1,0 +1,115 @@
+import datetime
+
+from django.conf import settings
+from django.db import models
+
+
+class ClinicSettings(models.Model):
+    """The clinic's program settings: one row (pk=1), edited by administrators."""
+
+    daily_target_minutes = models.PositiveIntegerField(
+        default=180, help_text="Minutes of services a patient should get on an IOP day."
+    )
+    weekly_target_minutes_adult = models.PositiveIntegerField(
+        default=540, help_text="ASAM 2.1 adults: at least 9 hours (540 minutes) a week."
+    )
+    weekly_target_minutes_minor = models.PositiveIntegerField(
+        default=360, help_text="Adolescents: at least 6 hours (360 minutes) a week."
+    )
+    alert_grace_minutes = models.PositiveIntegerField(
+        default=30,
+        help_text="After a session ends, how long a patient may stay unmarked before "
+        "sponsors are alerted.",
+    )
+    absence_rule_count = models.PositiveIntegerField(
+        default=3, help_text="Unexcused absences within the window that flag a patient."
+    )
+    absence_rule_days = models.PositiveIntegerField(
+        default=30, help_text="The window, in days, for the unexcused-absence rule."
+    )
+    consecutive_noshow_rule = models.PositiveIntegerField(
+        default=2, help_text="Consecutive no-shows that flag a patient."
+    )
+    correction_window_days = models.PositiveIntegerField(
+        default=7,
+        help_text="Days after a session during which staff may correct attendance; "
+        "after that only an administrator can.",
+    )
+    sms_quiet_start = models.TimeField(default=datetime.time(21, 0))
+    sms_quiet_end = models.TimeField(default=datetime.time(8, 0))
+    alert_max_attempts = models.PositiveIntegerField(default=6)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "program settings"
+        verbose_name_plural = "program settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pk=1), name="clinicsettings_single_row"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(absence_rule_count__gte=1)
+                & models.Q(absence_rule_days__gte=1)
+                & models.Q(consecutive_noshow_rule__gte=1)
+                & models.Q(alert_max_attempts__gte=1),
+                name="clinicsettings_rules_positive",
+            ),
+        ]
+
+    def __str__(self):
+        return "Program settings"
+
+    @classmethod
+    def load(cls):
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class AuditEvent(models.Model):
+    """Who looked at or changed which record, when, from where. Append-only."""
+
+    class Action(models.TextChoices):
+        VIEW = "view", "Viewed"
+        CREATE = "create", "Created"
+        UPDATE = "update", "Changed"
+        DELETE = "delete", "Deleted"
+        EXPORT = "export", "Exported"
+        SIGN = "sign", "Signed"
+        LOGIN = "login", "Logged in"
+        LOGOUT = "logout", "Logged out"
+        LOGIN_FAILED = "login_failed", "Login failed"
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    role = models.CharField(max_length=40, blank=True)
+    action = models.CharField(max_length=20, choices=Action.choices)
+    model = models.CharField(max_length=80, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    patient = models.ForeignKey(
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=True,
+    )
+    changed_fields = models.JSONField(default=list, blank=True)
+    summary = models.CharField(max_length=200, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "-at"]),
+            models.Index(fields=["user", "-at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.user_id} {self.action} {self.model}"

@@ -1,0 +1,86 @@
+"""Reads behind the dashboards. Each costs a fixed number of queries."""
+
+import datetime
+
+from django.contrib.auth.models import Group
+from django.db.models import Count
+
+from accounts.models import User
+from core.timeutil import clinic_today, day_bounds
+from patients.models import AdmissionRequest, DoctorDecision, Patient
+from sessions.models import Alert, TherapySession
+
+
+def todays_sessions():
+    start, end = day_bounds(clinic_today())
+    return (
+        TherapySession.objects.filter(start__gte=start, start__lt=end)
+        .exclude(status=TherapySession.Status.CANCELLED)
+        .select_related("room", "topic")
+        .annotate(patient_count=Count("participants", distinct=True))
+        .order_by("start")
+    )
+
+
+def staff_dashboard(*, user):
+    status_counts = dict(
+        Patient.objects.values_list("status").annotate(n=Count("id")).order_by()
+    )
+    return {
+        "today": clinic_today(),
+        "sessions_today": list(todays_sessions()),
+        "status_counts": [
+            (label, status_counts.get(value, 0))
+            for value, label in Patient.Status.choices
+        ],
+        "pending_requests": AdmissionRequest.objects.filter(
+            status=AdmissionRequest.Status.PENDING
+        ).count(),
+        "failed_alerts": Alert.objects.filter(state=Alert.State.FAILED).count(),
+        "my_patients": Patient.objects.filter(
+            primary_counselor=user,
+            status__in=[Patient.Status.ADMITTED, Patient.Status.ON_HOLD],
+        ).count(),
+    }
+
+
+def conditional_reviews_due(*, doctor=None, within_days=14):
+    """Current conditional approvals whose review date is near or past."""
+    horizon = clinic_today() + datetime.timedelta(days=within_days)
+    qs = (
+        DoctorDecision.objects.filter(
+            decision=DoctorDecision.Decision.CONDITIONAL,
+            review_date__lte=horizon,
+            superseded_by__isnull=True,
+            patient__status__in=[Patient.Status.ADMITTED, Patient.Status.ON_HOLD],
+        )
+        .select_related("patient", "signed_by")
+        .order_by("review_date")
+    )
+    if doctor is not None:
+        qs = qs.filter(patient__attending_doctor=doctor)
+    return qs
+
+
+def doctor_dashboard(*, doctor):
+    pending = (
+        AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
+        .select_related("patient", "requested_by")
+        .order_by("requested_at")
+    )
+    return {
+        "today": clinic_today(),
+        "pending_requests": list(pending[:10]),
+        "pending_count": pending.count(),
+        "reviews_due": list(conditional_reviews_due(doctor=doctor)),
+    }
+
+
+def admin_dashboard():
+    groups = dict(Group.objects.annotate(n=Count("user")).values_list("name", "n"))
+    return {
+        "role_counts": sorted(groups.items()),
+        "user_count": User.objects.filter(is_active=True).count(),
+        "patient_count": Patient.objects.count(),
+        "failed_alerts": Alert.objects.filter(state=Alert.State.FAILED).count(),
+    }

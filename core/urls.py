@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("dashboard/staff/", views.staff_dashboard, name="staff_dashboard"),
+    path("dashboard/doctor/", views.doctor_dashboard, name="doctor_dashboard"),
+    path("dashboard/admin/", views.admin_dashboard, name="admin_dashboard"),
+]

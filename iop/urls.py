@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from core.views import healthz
+
+admin.site.site_header = "IOP clinic administration"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("core.urls")),
+]

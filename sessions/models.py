@@ -1,0 +1,470 @@
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, RangeOperators
+from django.db import models
+from django.db.models import Func, Q
+from django.utils import timezone
+
+
+class TsTzRange(Func):
+    function = "TSTZRANGE"
+    output_field = models.DateTimeField()
+
+
+class Kind(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual"
+    FAMILY = "family", "Family"
+    GROUP = "group", "Group"
+
+
+class Modality(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    TELEHEALTH = "telehealth", "Telehealth"
+
+
+class Room(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    capacity = models.PositiveIntegerField(default=12)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1), name="room_capacity_positive"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Topic(models.Model):
+    """A group topic from the clinic's curriculum (cravings, relapse prevention...)."""
+
+    name = models.CharField(max_length=80, unique=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class SessionSeries(models.Model):
+    """A weekly pattern; each occurrence is its own TherapySession row."""
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    title = models.CharField(max_length=120, blank=True)
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    weekdays = ArrayField(
+        models.PositiveSmallIntegerField(), help_text="0 = Monday ... 6 = Sunday"
+    )
+    start_time = models.TimeField(
+        help_text="Local wall-clock time in the clinic's zone."
+    )
+    duration_minutes = models.PositiveIntegerField()
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    occurrences = models.PositiveIntegerField(null=True, blank=True)
+    modality = models.CharField(
+        max_length=12, choices=Modality.choices, default=Modality.IN_PERSON
+    )
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    telehealth_url = models.URLField(blank=True)
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    facilitators = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "session series"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=False) | Q(occurrences__isnull=False),
+                name="series_has_end",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=5) & Q(duration_minutes__lte=720),
+                name="series_duration_sane",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title or f"{self.get_kind_display()} series {self.pk}"
+
+
+class TherapySession(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    series = models.ForeignKey(
+        SessionSeries,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sessions",
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    title = models.CharField(max_length=120, blank=True)
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    start = models.DateTimeField(db_index=True)
+    end = models.DateTimeField()
+    modality = models.CharField(
+        max_length=12, choices=Modality.choices, default=Modality.IN_PERSON
+    )
+    room = models.ForeignKey(
+        Room, null=True, blank=True, on_delete=models.PROTECT, related_name="sessions"
+    )
+    telehealth_url = models.URLField(blank=True)
+    capacity = models.PositiveIntegerField(default=1)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.SCHEDULED, db_index=True
+    )
+    cancel_reason = models.CharField(max_length=200, blank=True)
+    facilitators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="SessionFacilitator", related_name="+"
+    )
+    patients = models.ManyToManyField(
+        "patients.Patient", through="Participant", related_name="therapy_sessions"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=models.F("start")), name="session_ends_after_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1), name="session_capacity_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="individual") | Q(capacity=1),
+                name="session_individual_capacity_one",
+            ),
+            models.CheckConstraint(
+                condition=(Q(modality="in_person") & Q(room__isnull=False))
+                | (Q(modality="telehealth") & ~Q(telehealth_url="")),
+                name="session_has_room_or_link",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="cancelled") | ~Q(cancel_reason=""),
+                name="session_cancel_has_reason",
+            ),
+            ExclusionConstraint(
+                name="session_room_no_overlap",
+                expressions=[
+                    (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
+                    ("room", RangeOperators.EQUAL),
+                ],
+                condition=~Q(status="cancelled") & Q(room__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.label} {timezone.localtime(self.start):%a %b %-d %H:%M}"
+
+    @property
+    def label(self):
+        if self.title:
+            return self.title
+        if self.kind == Kind.GROUP and self.topic_id:
+            return f"Group: {self.topic.name}"
+        return f"{self.get_kind_display()} session"
+
+    @property
+    def minutes(self):
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+class SessionFacilitator(models.Model):
+    """A facilitator of a session. start/end/active mirror the session (a trigger keeps
+    them in step) so that the database can refuse double-booking a facilitator."""
+
+    session = models.ForeignKey(
+        TherapySession, on_delete=models.CASCADE, related_name="facilitator_links"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="facilitations"
+    )
+    start = models.DateTimeField(editable=False)
+    end = models.DateTimeField(editable=False)
+    active = models.BooleanField(default=True, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "user"], name="facilitator_once_per_session"
+            ),
+            ExclusionConstraint(
+                name="facilitator_no_overlap",
+                expressions=[
+                    (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
+                    ("user", RangeOperators.EQUAL),
+                ],
+                condition=Q(active=True),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user_id} facilitates {self.session_id}"
+
+
+class Participant(models.Model):
+    """A patient expected at a session. start/end/active mirror the session (kept by a
+    trigger) so that the database refuses a patient booked twice at the same time; a
+    trigger also refuses more patients than the session's capacity."""
+
+    session = models.ForeignKey(
+        TherapySession, on_delete=models.CASCADE, related_name="participants"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="participations"
+    )
+    start = models.DateTimeField(editable=False)
+    end = models.DateTimeField(editable=False)
+    active = models.BooleanField(default=True, editable=False)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "patient"], name="participant_once_per_session"
+            ),
+            ExclusionConstraint(
+                name="participant_no_overlap",
+                expressions=[
+                    (TsTzRange("start", "end"), RangeOperators.OVERLAPS),
+                    ("patient", RangeOperators.EQUAL),
+                ],
+                condition=Q(active=True),
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "start"])]
+
+    def __str__(self):
+        return f"patient {self.patient_id} in session {self.session_id}"
+
+
+class FamilyMember(models.Model):
+    """Someone other than a patient expected at a family session."""
+
+    session = models.ForeignKey(
+        TherapySession, on_delete=models.CASCADE, related_name="family_members"
+    )
+    name = models.CharField(max_length=150)
+    relationship = models.CharField(max_length=60)
+    sponsor = models.ForeignKey(
+        "patients.Sponsor",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="family_sessions",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "sponsor"],
+                condition=Q(sponsor__isnull=False),
+                name="familymember_sponsor_once",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.relationship})"
+
+
+class CalendarFeed(models.Model):
+    """A secret iCalendar feed URL for a facilitator or a patient."""
+
+    token = models.CharField(max_length=64, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+    )
+    patient = models.OneToOneField(
+        "patients.Patient",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="calendar_feed",
+    )
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, patient__isnull=True)
+                | Q(user__isnull=True, patient__isnull=False),
+                name="calendarfeed_one_owner",
+            )
+        ]
+
+    def __str__(self):
+        return f"calendar feed {self.pk}"
+
+
+class Attendance(models.Model):
+    class Status(models.TextChoices):
+        PRESENT = "present", "Present"
+        LATE = "late", "Late"
+        LEFT_EARLY = "left_early", "Left early"
+        EXCUSED = "excused", "Excused absence"
+        UNEXCUSED = "unexcused", "Unexcused absence (no-show)"
+
+    ABSENCES = (Status.EXCUSED, Status.UNEXCUSED)
+    PARTIAL = (Status.LATE, Status.LEFT_EARLY)
+
+    session = models.ForeignKey(
+        TherapySession, on_delete=models.PROTECT, related_name="attendance"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="attendance"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices)
+    minutes = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "patient"],
+                name="attendance_once_per_patient_session",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["excused", "unexcused"]) | Q(minutes=0),
+                name="attendance_absence_zero_minutes",
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "status"])]
+
+    def __str__(self):
+        return f"{self.status}: patient {self.patient_id}, session {self.session_id}"
+
+
+class AttendanceRevision(models.Model):
+    """The earlier values of a corrected attendance: who changed it, when and why."""
+
+    attendance = models.ForeignKey(
+        Attendance, on_delete=models.CASCADE, related_name="revisions"
+    )
+    status = models.CharField(max_length=12, choices=Attendance.Status.choices)
+    minutes = models.PositiveIntegerField()
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="revision_has_reason")
+        ]
+
+    def __str__(self):
+        return f"revision of attendance {self.attendance_id}"
+
+
+class Alert(models.Model):
+    """One message to send: a missed session to a sponsor, or a reminder to a patient.
+
+    Written to the database before any worker sends it; unique per session, patient,
+    recipient and channel, so a miss alerts each sponsor once per channel."""
+
+    class Kind(models.TextChoices):
+        MISSED = "missed", "Missed session"
+        REMINDER = "reminder", "Session reminder"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "SMS"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Not sent"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MISSED)
+    session = models.ForeignKey(
+        TherapySession, on_delete=models.PROTECT, related_name="alerts"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="alerts"
+    )
+    sponsor = models.ForeignKey(
+        "patients.Sponsor",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="alerts",
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    state = models.CharField(
+        max_length=10, choices=State.choices, default=State.PENDING
+    )
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="Why it was not sent."
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "session", "patient", "sponsor", "channel"],
+                name="alert_once_per_miss_recipient_channel",
+                nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="missed") | Q(sponsor__isnull=False),
+                name="alert_missed_has_sponsor",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="sent") | Q(sent_at__isnull=False),
+                name="alert_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} alert {self.pk} ({self.state})"

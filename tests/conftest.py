@@ -1,0 +1,121 @@
+import pytest
+from django.contrib.auth.models import Group
+
+from accounts import roles
+from accounts.models import User
+from accounts.roles import sync_roles
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(autouse=True)
+def _role_groups(db):
+    sync_roles()
+
+
+def make_user(role, email=None, **extra):
+    slug = role.lower().replace(" ", "-")
+    email = email or f"{slug}-{User.objects.count() + 1}@clinic.test"
+    user = User.objects.create_user(
+        email=email,
+        password=PASSWORD,
+        full_name=extra.pop("full_name", f"Test {role}"),
+        **extra,
+    )
+    if role:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def staff_user(db):
+    return make_user(roles.STAFF, full_name="Sam Staff")
+
+
+@pytest.fixture
+def doctor_user(db):
+    return make_user(roles.DOCTOR, full_name="Dora Doctor", credentials="MD")
+
+
+@pytest.fixture
+def admin_user(db):
+    return make_user(
+        roles.ADMIN, full_name="Ada Admin", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def sponsor_user(db):
+    return make_user(roles.SPONSOR, full_name="Sid Sponsor")
+
+
+@pytest.fixture
+def users(staff_user, doctor_user, admin_user, sponsor_user):
+    """One user per role, keyed by a short role name."""
+    return {
+        "staff": staff_user,
+        "doctor": doctor_user,
+        "admin": admin_user,
+        "sponsor": sponsor_user,
+    }
+
+
+@pytest.fixture
+def client_for(client):
+    """client_for(user) -> a test client logged in as that user (None: anonymous)."""
+
+    def _login(user):
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return _login
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser)."""
+    import os
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the
+    # tests make around it are ordinary synchronous calls.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def browser_login(page, email, password=PASSWORD):
+    """Log in through the real login page."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("networkidle")
