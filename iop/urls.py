@@ -10,4 +10,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("core.urls")),
+    path("patients/", include("patients.urls")),
+    path("sponsor/", include("portal.urls")),
+    path("", include("sessions.urls")),
 ]

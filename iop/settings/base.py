@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "core",
     "patients",
     "sessions.apps.TherapySessionsConfig",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -22,5 +22,7 @@ class Command(BaseCommand):
 
 
 def demo_steps():
-    """Each app's demo data, in dependency order."""
+    """Each app's demo data, in dependency order. Each step takes keyword
+    arguments users (by email), program (rooms, tracks, topics) and stdout, and is
+    safe to run again."""
     return []
