@@ -206,3 +206,34 @@ def test_staff_logs_in_through_the_real_login_page(page, staff_user):
     browser_login(page, staff_user.email)
     assert page.url.endswith("/dashboard/staff/")
     assert page.get_by_role("heading", level=1).inner_text().startswith("Good day")
+
+
+def test_password_reset_sends_a_link_that_sets_a_new_password(client, staff_user):
+    import re
+
+    from django.core import mail
+
+    response = client.post("/accounts/password/reset/", {"email": staff_user.email})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    link = re.search(
+        r"http://[^\s]+/accounts/password/reset/key/[^\s]+", mail.outbox[0].body
+    )
+    assert link, mail.outbox[0].body
+    path = link.group(0).split("testserver", 1)[-1]
+    response = client.get(path, follow=True)
+    form_url = response.redirect_chain[-1][0] if response.redirect_chain else path
+    new_password = "a-new-long-passphrase-2026"
+    response = client.post(
+        form_url, {"password1": new_password, "password2": new_password}
+    )
+    assert response.status_code == 302
+    staff_user.refresh_from_db()
+    assert staff_user.check_password(new_password)
+
+
+def test_logout_ends_the_session(client, staff_user):
+    client.force_login(staff_user)
+    assert client.get("/dashboard/staff/").status_code == 200
+    client.post("/accounts/logout/")
+    assert client.get("/dashboard/staff/").status_code == 302
