@@ -194,6 +194,21 @@ SMS_BACKEND = env("SMS_BACKEND", "console")
 SMS_HTTP_URL = env("SMS_HTTP_URL", "")
 SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", "")
 SMS_FROM = env("SMS_FROM", "")
+SMS_HTTP_TIMEOUT = env_int("SMS_HTTP_TIMEOUT", 10)
+
+# Missed-session alerts and reminders (sessions/services/alerts.py).
+# Retries: ALERT_RETRY_BACKOFF * 2**n seconds, at most ALERT_RETRY_BACKOFF_MAX; the
+# number of attempts is the clinic setting alert_max_attempts.
+ALERT_RETRY_BACKOFF = env_int("ALERT_RETRY_BACKOFF", 30)
+ALERT_RETRY_BACKOFF_MAX = env_int("ALERT_RETRY_BACKOFF_MAX", 1800)
+ALERT_TASK_MAX_RETRIES = env_int("ALERT_TASK_MAX_RETRIES", 20)
+# A pending alert due this many seconds ago is presumed lost and queued again.
+ALERT_REQUEUE_AFTER = env_int("ALERT_REQUEUE_AFTER", 60)
+# The sweep looks this far back for unmarked patients (older misses are history).
+ALERT_SWEEP_LOOKBACK_HOURS = env_int("ALERT_SWEEP_LOOKBACK_HOURS", 24)
+# Reminders for tomorrow's sessions go out from this local hour on.
+ALERT_REMINDER_HOUR = env_int("ALERT_REMINDER_HOUR", 9)
+
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
@@ -206,7 +221,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-alerts": {
+        "task": "therapy_sessions.sweep_alerts",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
