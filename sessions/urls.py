@@ -1,7 +1,49 @@
 """therapy_sessions URLs. Mounted at the site root: each route names its prefix."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from sessions.views import scheduling
 
 app_name = "therapy_sessions"
 
 urlpatterns = []
+
+# Scheduling (issue 4)
+urlpatterns += [
+    path("sessions/", scheduling.calendar, name="calendar"),
+    path("sessions/today/", scheduling.agenda, name="agenda"),
+    path("sessions/new/", scheduling.session_create, name="create"),
+    path("sessions/series/new/", scheduling.series_create, name="series_create"),
+    path("sessions/series/<int:pk>/", scheduling.series_detail, name="series"),
+    path("sessions/topics/", scheduling.topics, name="topics"),
+    path("sessions/feed/", scheduling.my_feed, name="my_feed"),
+    path("sessions/feed/<str:token>.ics", scheduling.feed, name="feed"),
+    path(
+        "sessions/feed/patient/<int:patient_pk>/",
+        scheduling.patient_feed_regenerate,
+        name="patient_feed_regenerate",
+    ),
+    path("sessions/<int:pk>/", scheduling.detail, name="detail"),
+    path("sessions/<int:pk>/edit/", scheduling.session_edit, name="edit"),
+    path("sessions/<int:pk>/cancel/", scheduling.session_cancel, name="cancel"),
+    path(
+        "sessions/<int:pk>/participants/add/",
+        scheduling.participant_add,
+        name="participant_add",
+    ),
+    path(
+        "sessions/<int:pk>/participants/<int:patient_pk>/remove/",
+        scheduling.participant_remove,
+        name="participant_remove",
+    ),
+    path(
+        "sessions/<int:pk>/family/add/",
+        scheduling.family_member_add,
+        name="family_member_add",
+    ),
+    path(
+        "sessions/<int:pk>/family/<int:member_pk>/remove/",
+        scheduling.family_member_remove,
+        name="family_member_remove",
+    ),
+]

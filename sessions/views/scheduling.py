@@ -1,0 +1,464 @@
+"""Scheduling pages: week calendar, day agenda, session and series pages, forms,
+topics, and the iCalendar feeds."""
+
+import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.roles import CLINICAL, FRONT_DESK, has_role, require_role
+from core.timeutil import clinic_today, local
+from patients.models import Patient
+from sessions import ical
+from sessions.forms import scheduling as forms
+from sessions.models import CalendarFeed, FamilyMember, Room, Topic
+from sessions.selectors import scheduling as selectors
+from sessions.services import scheduling as services
+from sessions.services.scheduling import SchedulingError
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _form_error(form, exc):
+    for message in exc.messages:
+        form.add_error(None, message)
+
+
+@require_role(*CLINICAL)
+@require_GET
+def calendar(request):
+    """The week calendar: whole clinic, or one room, facilitator or patient."""
+    monday, valid = selectors.parse_week(request.GET.get("week"))
+    options = selectors.calendar_filter_options()
+    room = next(
+        (r for r in options["rooms"] if r.pk == _int(request.GET.get("room"))), None
+    )
+    facilitator = next(
+        (
+            u
+            for u in options["facilitators"]
+            if u.pk == _int(request.GET.get("facilitator"))
+        ),
+        None,
+    )
+    patient = next(
+        (p for p in options["patients"] if p.pk == _int(request.GET.get("patient"))),
+        None,
+    )
+    context = selectors.calendar_week(
+        monday=monday, room=room, facilitator=facilitator, patient=patient
+    )
+    filters = {
+        key: request.GET[key]
+        for key in ("room", "facilitator", "patient")
+        if request.GET.get(key)
+    }
+    context.update(
+        options,
+        room=room,
+        facilitator=facilitator,
+        patient=patient,
+        filter_query="".join(f"&{k}={v}" for k, v in filters.items()),
+        week_invalid=not valid,
+        can_edit=has_role(request.user, *FRONT_DESK),
+    )
+    template = (
+        "sessions/partials/_week.html" if request.htmx else "sessions/calendar.html"
+    )
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@require_role(*CLINICAL)
+@require_GET
+def agenda(request):
+    """The front desk's day: every session with its expected people."""
+    form = forms.AgendaForm(request.GET or None)
+    day = clinic_today()
+    if form.is_valid() and form.cleaned_data.get("day"):
+        day = form.cleaned_data["day"]
+    sessions = selectors.day_agenda(day=day)
+    return render(
+        request,
+        "sessions/agenda.html",
+        {
+            "form": form,
+            "day": day,
+            "prev_day": day - datetime.timedelta(days=1),
+            "next_day": day + datetime.timedelta(days=1),
+            "today": clinic_today(),
+            "sessions": sessions,
+            "can_edit": has_role(request.user, *FRONT_DESK),
+        },
+    )
+
+
+def _session_or_404(pk):
+    try:
+        return selectors.session_detail(pk)
+    except selectors.TherapySession.DoesNotExist as exc:
+        raise Http404("No such session.") from exc
+
+
+def _render_detail(request, session, status=200, **extra):
+    context = selectors.session_page(session=session)
+    can_edit = has_role(request.user, *FRONT_DESK)
+    context.update(
+        can_edit=can_edit,
+        add_form=extra.pop("add_form", None)
+        or (forms.ParticipantAddForm() if can_edit else None),
+        family_form=extra.pop("family_form", None)
+        or (
+            forms.FamilyMemberForm(sponsors=context["sponsors"])
+            if can_edit and session.kind == "family"
+            else None
+        ),
+        **extra,
+    )
+    return render(request, "sessions/detail.html", context, status=status)
+
+
+@require_role(*CLINICAL)
+@require_GET
+def detail(request, pk):
+    session = _session_or_404(pk)
+    return _render_detail(request, session)
+
+
+@require_role(*FRONT_DESK)
+def session_create(request):
+    initial = {}
+    if request.method == "GET":
+        for key in ("date", "start_time", "kind", "room"):
+            if request.GET.get(key):
+                initial[key] = request.GET[key]
+    form = forms.SessionForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        start, end = form.times()
+        patient = form.cleaned_data["patient"]
+        try:
+            session = services.session_create(
+                start=start,
+                end=end,
+                actor=request.user,
+                patients=[patient] if patient else [],
+                **form.shape(),
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Scheduled {services.describe(session)}.")
+            return redirect("therapy_sessions:detail", pk=session.pk)
+    return render(request, "sessions/session_form.html", {"form": form})
+
+
+@require_role(*FRONT_DESK)
+def series_create(request):
+    initial = {"starts_on": clinic_today()}
+    if request.method == "GET":
+        for key in ("starts_on", "start_time", "kind", "room"):
+            if request.GET.get(key):
+                initial[key] = request.GET[key]
+    form = forms.SeriesForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            series = services.series_create(
+                weekdays=d["weekdays"],
+                start_time=d["start_time"],
+                duration_minutes=d["duration_minutes"],
+                starts_on=d["starts_on"],
+                ends_on=d["ends_on"],
+                occurrences=d["occurrences"],
+                patients=list(d["patients"]),
+                actor=request.user,
+                **form.shape(),
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            count = series.sessions.count()
+            messages.success(request, f"Scheduled {count} sessions of {series}.")
+            return redirect("therapy_sessions:series", pk=series.pk)
+    return render(request, "sessions/series_form.html", {"form": form})
+
+
+@require_role(*CLINICAL)
+def series_detail(request, pk):
+    try:
+        series = selectors.series_detail(pk)
+    except selectors.SessionSeries.DoesNotExist as exc:
+        raise Http404("No such series.") from exc
+    can_edit = has_role(request.user, *FRONT_DESK)
+    form = None
+    if can_edit:
+        form = forms.SeriesPatientForm(request.POST or None)
+    elif request.method == "POST":
+        return HttpResponse(status=403)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            if d["action"] == "add":
+                added = services.series_patient_add(
+                    series=series,
+                    patient=d["patient"],
+                    from_date=d["from_date"],
+                    actor=request.user,
+                )
+                messages.success(
+                    request,
+                    f"{d['patient'].full_name} added to {len(added)} sessions.",
+                )
+            else:
+                removed = services.series_patient_remove(
+                    series=series,
+                    patient=d["patient"],
+                    from_date=d["from_date"],
+                    actor=request.user,
+                )
+                messages.success(
+                    request,
+                    f"{d['patient'].full_name} removed from {removed} sessions.",
+                )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            return redirect("therapy_sessions:series", pk=series.pk)
+    context = selectors.series_page(series=series)
+    context.update(form=form, can_edit=can_edit)
+    return render(request, "sessions/series_detail.html", context)
+
+
+@require_role(*FRONT_DESK)
+def session_edit(request, pk):
+    session = _session_or_404(pk)
+    start = local(session.start)
+    initial = {
+        "scope": "one",
+        "start_time": start.time().replace(second=0, microsecond=0),
+        "duration_minutes": session.minutes,
+        "title": session.title,
+        "topic": session.topic_id,
+        "modality": session.modality,
+        "room": session.room_id,
+        "telehealth_url": session.telehealth_url,
+        "capacity": session.capacity,
+        "facilitators": [link.user_id for link in session.facilitator_links.all()],
+    }
+    form = forms.SessionEditForm(request.POST or None, initial=initial, session=session)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = services.session_update(
+                session=session, actor=request.user, **form.changes()
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Saved {len(changed)} session{'s' if len(changed) != 1 else ''}.",
+            )
+            return redirect("therapy_sessions:detail", pk=session.pk)
+    return render(
+        request, "sessions/session_edit.html", {"form": form, "session": session}
+    )
+
+
+@require_role(*FRONT_DESK)
+def session_cancel(request, pk):
+    session = _session_or_404(pk)
+    form = forms.CancelForm(request.POST or None, session=session)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cancelled = services.session_cancel(
+                session=session,
+                reason=form.cleaned_data["reason"],
+                scope=form.cleaned_data.get("scope", "one"),
+                actor=request.user,
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"Cancelled {len(cancelled)} session"
+                f"{'s' if len(cancelled) != 1 else ''}.",
+            )
+            return redirect("therapy_sessions:detail", pk=session.pk)
+    return render(
+        request, "sessions/session_cancel.html", {"form": form, "session": session}
+    )
+
+
+@require_role(*FRONT_DESK)
+@require_POST
+def participant_add(request, pk):
+    session = _session_or_404(pk)
+    form = forms.ParticipantAddForm(request.POST)
+    if form.is_valid():
+        patient = form.cleaned_data["patient"]
+        try:
+            services.participant_add(
+                session=session, patient=patient, actor=request.user
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"{patient.full_name} added.")
+            return redirect("therapy_sessions:detail", pk=session.pk)
+    return _render_detail(request, session, status=400, add_form=form)
+
+
+@require_role(*FRONT_DESK)
+@require_POST
+def participant_remove(request, pk, patient_pk):
+    session = _session_or_404(pk)
+    patient = get_object_or_404(Patient, pk=patient_pk)
+    try:
+        services.participant_remove(
+            session=session, patient=patient, actor=request.user
+        )
+    except SchedulingError as exc:
+        messages.error(request, exc.messages[0])
+    else:
+        messages.success(request, f"{patient.full_name} removed.")
+    return redirect("therapy_sessions:detail", pk=session.pk)
+
+
+@require_role(*FRONT_DESK)
+@require_POST
+def family_member_add(request, pk):
+    session = _session_or_404(pk)
+    context = selectors.session_page(session=session)
+    form = forms.FamilyMemberForm(request.POST, sponsors=context["sponsors"])
+    if form.is_valid():
+        try:
+            services.family_member_add(
+                session=session,
+                actor=request.user,
+                name=form.cleaned_data["name"],
+                relationship=form.cleaned_data["relationship"],
+                sponsor=form.cleaned_data["sponsor"],
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, "Family member added.")
+            return redirect("therapy_sessions:detail", pk=session.pk)
+    return _render_detail(request, session, status=400, family_form=form)
+
+
+@require_role(*FRONT_DESK)
+@require_POST
+def family_member_remove(request, pk, member_pk):
+    member = get_object_or_404(FamilyMember, pk=member_pk, session_id=pk)
+    services.family_member_remove(member=member, actor=request.user)
+    messages.success(request, f"{member.name} removed.")
+    return redirect("therapy_sessions:detail", pk=pk)
+
+
+@require_role(*FRONT_DESK)
+def topics(request):
+    """The clinic's curriculum of group topics: add, rename, retire."""
+    form = forms.TopicForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            topic_pk = _int(request.POST.get("topic"))
+            if topic_pk:
+                topic = get_object_or_404(Topic, pk=topic_pk)
+                services.topic_update(
+                    topic=topic,
+                    name=form.cleaned_data["name"],
+                    active=form.cleaned_data["active"],
+                    actor=request.user,
+                )
+                messages.success(request, f"Saved “{topic.name}”.")
+            else:
+                topic = services.topic_create(
+                    name=form.cleaned_data["name"], actor=request.user
+                )
+                messages.success(request, f"Added “{topic.name}”.")
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            return redirect("therapy_sessions:topics")
+    return render(
+        request,
+        "sessions/topics.html",
+        {
+            "form": form,
+            "topics": list(selectors.topic_list()),
+            "rooms": list(Room.objects.all()),
+        },
+    )
+
+
+@require_role(*CLINICAL)
+def my_feed(request):
+    """The signed-in facilitator's feed link; POST makes a new secret link."""
+    if request.method == "POST":
+        services.calendar_feed_regenerate(actor=request.user, user=request.user)
+        messages.success(request, "New calendar link made; the old one stops working.")
+        return redirect("therapy_sessions:my_feed")
+    feed = CalendarFeed.objects.filter(user=request.user).first()
+    return render(
+        request,
+        "sessions/feed.html",
+        {"feed": feed, "feed_url": _feed_url(request, feed), "owner": request.user},
+    )
+
+
+@require_role(*FRONT_DESK)
+@require_POST
+def patient_feed_regenerate(request, patient_pk):
+    patient = get_object_or_404(Patient, pk=patient_pk)
+    feed = services.calendar_feed_regenerate(actor=request.user, patient=patient)
+    messages.success(
+        request,
+        f"New calendar link for {patient.full_name}: {_feed_url(request, feed)}",
+    )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("patients:detail", kwargs={"pk": patient.pk})
+    return redirect(target)
+
+
+def _feed_url(request, feed):
+    if feed is None:
+        return ""
+    return request.build_absolute_uri(
+        reverse("therapy_sessions:feed", kwargs={"token": feed.token})
+    )
+
+
+@login_not_required
+@never_cache
+@require_GET
+def feed(request, token):
+    """A public iCalendar feed; the secret token in the URL is the only key."""
+    feed = (
+        CalendarFeed.objects.filter(token=token)
+        .select_related("user", "patient")
+        .first()
+    )
+    if feed is None or (feed.user_id and not feed.user.is_active):
+        raise Http404("No such calendar.")
+    body = ical.render_feed(feed=feed, sessions=selectors.feed_sessions(feed))
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="sessions.ics"'
+    return response
