@@ -2,11 +2,32 @@
 
 from django.urls import path
 
-from sessions.views import scheduling
+from sessions.views import attendance, scheduling
 
 app_name = "therapy_sessions"
 
-urlpatterns = []
+urlpatterns = [
+    # Attendance (issue 5)
+    path("sessions/<int:pk>/attendance/", attendance.roster, name="roster"),
+    path(
+        "sessions/<int:pk>/attendance/all-present/",
+        attendance.roster_all_present,
+        name="roster_all_present",
+    ),
+    path("sessions/<int:pk>/signin.pdf", attendance.signin_sheet, name="signin_sheet"),
+    path("compliance/", attendance.compliance, name="compliance"),
+    path(
+        "attendance/export/",
+        attendance.attendance_export,
+        name="attendance_export",
+    ),
+    path("patients/<int:pk>/hours/", attendance.patient_hours, name="patient_hours"),
+    path(
+        "patients/<int:pk>/attendance.pdf",
+        attendance.attendance_letter,
+        name="attendance_letter",
+    ),
+]
 
 # Scheduling (issue 4)
 urlpatterns += [
