@@ -10,7 +10,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("core.urls")),
-    path("patients/", include("patients.urls")),
+    path("", include("patients.urls")),  # /patients/... and /approvals/
     path("sponsor/", include("portal.urls")),
     path("", include("sessions.urls")),
 ]

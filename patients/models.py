@@ -152,6 +152,11 @@ class Patient(models.Model):
         return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
 
     @property
+    def presenting_problem_labels(self):
+        labels = dict(self.Problem.choices)
+        return [labels.get(p, p) for p in self.presenting_problems]
+
+    @property
     def age(self):
         return self.age_on(clinic_today())
 

@@ -1,0 +1,282 @@
+"""Reads about patients. Each costs a fixed number of queries; reads of a patient's
+record write an audit row (action "view")."""
+
+from django.db.models import CharField, Func, Prefetch, Q
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from accounts import roles
+from accounts.models import User
+from core.audit import audit
+from core.models import AuditEvent
+from core.timeutil import clinic_today
+
+from .models import (
+    AdmissionRequest,
+    Consent,
+    DoctorDecision,
+    Patient,
+    PatientStatusChange,
+    Sponsor,
+    Track,
+    active_consent_q,
+)
+
+SORTS = {
+    "name": ("last_name", "first_name", "id"),
+    "-name": ("-last_name", "-first_name", "-id"),
+    "record": ("record_number",),
+    "-record": ("-record_number",),
+    "status": ("status", "last_name", "first_name", "id"),
+    "referred": ("referred_on", "id"),
+    "-referred": ("-referred_on", "-id"),
+    "admitted": ("admitted_on", "id"),
+    "-admitted": ("-admitted_on", "-id"),
+}
+
+
+def patient_list(
+    *, search="", status="", counselor=None, doctor=None, track=None, sort="name"
+):
+    """The staff patient list, filtered and sorted. One query per page."""
+    qs = Patient.objects.select_related(
+        "track", "primary_counselor", "attending_doctor"
+    )
+    search = (search or "").strip()
+    if search:
+        digits = "".join(ch for ch in search if ch.isdigit())
+        q = Q(record_number__icontains=search)
+        for word in search.split():
+            q |= Q(first_name__icontains=word) | Q(last_name__icontains=word)
+        if " " in search:
+            first, _, last = search.partition(" ")
+            q |= Q(first_name__icontains=first, last_name__icontains=last.strip())
+        if len(digits) >= 3:
+            # Phones are stored as typed; compare digits only.
+            q |= Q(phone_digits__contains=digits)
+        qs = qs.alias(phone_digits=_digits("phone")).filter(q)
+    if status:
+        qs = qs.filter(status=status)
+    if counselor is not None:
+        qs = qs.filter(primary_counselor=counselor)
+    if doctor is not None:
+        qs = qs.filter(attending_doctor=doctor)
+    if track is not None:
+        qs = qs.filter(track=track)
+    return qs.order_by(*SORTS.get(sort, SORTS["name"]))
+
+
+class _DigitsOnly(Func):
+    template = "REGEXP_REPLACE(%(expressions)s, '[^0-9]', '', 'g')"
+    output_field = CharField()
+
+
+def _digits(field):
+    return _DigitsOnly(field)
+
+
+def filter_choices():
+    """The counselors, doctors and tracks for the list filters (three queries)."""
+    return {
+        "counselors": list(
+            User.objects.filter(groups__name=roles.STAFF, is_active=True).order_by(
+                "full_name"
+            )
+        ),
+        "doctors": list(
+            User.objects.filter(groups__name=roles.DOCTOR, is_active=True).order_by(
+                "full_name"
+            )
+        ),
+        "tracks": list(Track.objects.filter(active=True)),
+    }
+
+
+def patient_get(*, pk, user, summary="Viewed patient record"):
+    """One patient, with an audit row for the read."""
+    patient = get_object_or_404(
+        Patient.objects.select_related(
+            "track", "primary_counselor", "attending_doctor"
+        ),
+        pk=pk,
+    )
+    audit(
+        user=user,
+        action=AuditEvent.Action.VIEW,
+        obj=patient,
+        patient=patient,
+        summary=summary,
+    )
+    return patient
+
+
+def consent_rows(consents, today, discharged):
+    return [
+        {"consent": c, "status": c.status_on(today, patient_discharged=discharged)}
+        for c in consents
+    ]
+
+
+def patient_detail(*, pk, user):
+    """Everything the patient page shows: summary, sponsors and consents, admission
+    history (requests, decisions including superseded ones), status history."""
+    patient = patient_get(pk=pk, user=user)
+    today = clinic_today()
+    discharged = patient.status == Patient.Status.DISCHARGED
+    sponsors = list(
+        Sponsor.objects.filter(patient=patient)
+        .select_related("user")
+        .prefetch_related(
+            Prefetch(
+                "consents",
+                queryset=Consent.objects.select_related(
+                    "witnessed_by", "revoked_recorded_by", "replaces"
+                ).order_by("-effective_on", "-id"),
+            )
+        )
+    )
+    for sponsor in sponsors:
+        sponsor.consent_rows = consent_rows(sponsor.consents.all(), today, discharged)
+        sponsor.has_active_consent = any(
+            row["status"] == Consent.Status.ACTIVE for row in sponsor.consent_rows
+        )
+    requests = list(
+        AdmissionRequest.objects.filter(patient=patient)
+        .select_related("requested_by", "doctor", "proposed_track")
+        .prefetch_related(
+            Prefetch(
+                "decisions",
+                queryset=DoctorDecision.objects.select_related(
+                    "signed_by", "supersedes", "superseded_by"
+                ).order_by("-signed_at", "-id"),
+            )
+        )
+        .order_by("-requested_at", "-id")
+    )
+    for req in requests:
+        decisions = list(req.decisions.all())
+        superseded = {d.supersedes_id for d in decisions if d.supersedes_id}
+        for d in decisions:
+            d.current = d.pk not in superseded
+        req.decision_list = decisions
+        req.current_decision = next((d for d in decisions if d.current), None)
+    history = list(
+        PatientStatusChange.objects.filter(patient=patient)
+        .select_related("by")
+        .order_by("-at", "-id")
+    )
+    pending = next(
+        (r for r in requests if r.status == AdmissionRequest.Status.PENDING), None
+    )
+    return {
+        "patient": patient,
+        "today": today,
+        "sponsors": sponsors,
+        "active_consent": any(s.has_active_consent for s in sponsors),
+        "requests": requests,
+        "pending_request": pending,
+        "status_history": history,
+    }
+
+
+def approval_queue():
+    """Pending admission requests, oldest first, with how long each has waited."""
+    now = timezone.now()
+    rows = list(
+        AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
+        .select_related(
+            "patient",
+            "patient__attending_doctor",
+            "requested_by",
+            "doctor",
+            "proposed_track",
+        )
+        .order_by("requested_at", "id")
+    )
+    for row in rows:
+        row.waited = now - row.requested_at
+    return rows
+
+
+def request_for_decision(*, pk, user):
+    request = get_object_or_404(
+        AdmissionRequest.objects.select_related(
+            "patient",
+            "patient__track",
+            "patient__primary_counselor",
+            "patient__attending_doctor",
+            "requested_by",
+            "doctor",
+            "proposed_track",
+        ),
+        pk=pk,
+    )
+    audit(
+        user=user,
+        action=AuditEvent.Action.VIEW,
+        obj=request,
+        patient=request.patient,
+        summary="Viewed admission request",
+    )
+    decisions = list(
+        request.decisions.select_related("signed_by", "supersedes").order_by(
+            "-signed_at", "-id"
+        )
+    )
+    superseded = {d.supersedes_id for d in decisions if d.supersedes_id}
+    for d in decisions:
+        d.current = d.pk not in superseded
+    return {
+        "req": request,
+        "patient": request.patient,
+        "decisions": decisions,
+        "current": next((d for d in decisions if d.current), None),
+    }
+
+
+def decision_get(*, pk, user, audit_read=True):
+    decision = get_object_or_404(
+        DoctorDecision.objects.select_related(
+            "patient",
+            "patient__track",
+            "request",
+            "request__proposed_track",
+            "signed_by",
+            "supersedes",
+        ),
+        pk=pk,
+    )
+    if audit_read:
+        audit(
+            user=user,
+            action=AuditEvent.Action.VIEW,
+            obj=decision,
+            patient=decision.patient,
+            summary="Viewed doctor's decision",
+        )
+    return decision
+
+
+def decision_superseded_by(decision):
+    return DoctorDecision.objects.filter(supersedes=decision).first()
+
+
+def sponsor_get(*, pk):
+    return get_object_or_404(Sponsor.objects.select_related("patient"), pk=pk)
+
+
+def consent_get(*, pk):
+    return get_object_or_404(
+        Consent.objects.select_related("patient", "sponsor", "witnessed_by"), pk=pk
+    )
+
+
+def sponsors_with_active_consent(*, patient):
+    active = Consent.objects.filter(patient=patient).filter(
+        active_consent_q(clinic_today())
+    )
+    return list(
+        Sponsor.objects.filter(
+            patient=patient, pk__in=active.values("sponsor_id")
+        ).order_by("full_name")
+    )
