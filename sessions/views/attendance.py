@@ -57,9 +57,12 @@ def _session_page_url(session):
 
 
 def _render_roster(request, session, errors=None, values=None, status=200):
-    context = roster_context(
-        request=request, session=session, errors=errors, values=values
-    )
+    context = {
+        "session": session,
+        "roster": roster_context(
+            request=request, session=session, errors=errors, values=values
+        ),
+    }
     template = (
         "sessions/partials/_roster.html"
         if request.htmx

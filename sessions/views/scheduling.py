@@ -22,6 +22,7 @@ from sessions.models import CalendarFeed, FamilyMember, Room, Topic
 from sessions.selectors import scheduling as selectors
 from sessions.services import scheduling as services
 from sessions.services.scheduling import SchedulingError
+from sessions.views.attendance import roster_context
 
 
 def _int(value):
@@ -126,6 +127,7 @@ def _render_detail(request, session, status=200, **extra):
             if can_edit and session.kind == "family"
             else None
         ),
+        roster=roster_context(request=request, session=session),
         **extra,
     )
     return render(request, "sessions/detail.html", context, status=status)
