@@ -1,0 +1,1 @@
+"""Benchmark helpers: a separate database, a large clinic, and timed page requests."""
