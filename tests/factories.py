@@ -153,3 +153,20 @@ def past_session(hours_ago=24, minutes=180, **kw):
     return SessionFactory(
         start=start, end=start + datetime.timedelta(minutes=minutes), **kw
     )
+
+
+def mark(session, patient, status="present", minutes=None, by=None):
+    """Write an attendance row directly (enrolling the patient if needed)."""
+    from sessions.models import Attendance
+
+    if not Participant.objects.filter(session=session, patient=patient).exists():
+        enrol(session, patient)
+    if minutes is None:
+        minutes = 0 if status in ("excused", "unexcused") else session.minutes
+    return Attendance.objects.create(
+        session=session,
+        patient=patient,
+        status=status,
+        minutes=minutes,
+        recorded_by=by or staff(),
+    )
