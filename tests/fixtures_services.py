@@ -1,0 +1,408 @@
+"""Real services for tests: an SMTP server (aiosmtpd), an SMS provider stand-in (a
+local HTTP server), a private redis-server, and a Celery worker process.
+
+Use them from a test module with `from tests.fixtures_services import *`.
+Everything a fixture starts, it stops.
+"""
+
+import contextlib
+import email
+import email.policy
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+
+__all__ = [
+    "smtp_server",
+    "smtp_sink",
+    "sms_provider",
+    "smtp_settings",
+    "free_port",
+    "wait_for",
+    "SmtpSink",
+    "SmsProvider",
+    "PrivateRedis",
+    "CeleryWorker",
+    "use_broker",
+    "worker_env",
+    "purge_queue",
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=30.0, interval=0.1, message="condition"):
+    """Poll `predicate` until it returns a truthy value; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------
+# SMTP
+# ---------------------------------------------------------------------------
+
+
+class SmtpSink:
+    """An aiosmtpd handler that keeps every accepted message.
+
+    refuse_next: refuse that many DATA commands with 451 (temporary) first.
+    refuse_code: when set, refuse every DATA with this code (e.g. 451, 550).
+    rcpt_delay: seconds to wait before answering each RCPT (to catch a worker
+    in the middle of sending)."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse_next = 0
+        self.refuse_code = None
+        self.rcpt_delay = 0.0
+        self.rcpt_seen = 0
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        import asyncio
+
+        with self._lock:
+            self.rcpt_seen += 1
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self._lock:
+            if self.refuse_code:
+                self.refused += 1
+                return f"{self.refuse_code} mailbox unavailable, try again"
+            if self.refuse_next > 0:
+                self.refuse_next -= 1
+                self.refused += 1
+                return "451 4.3.0 temporarily unavailable, try again later"
+            msg = email.message_from_bytes(
+                envelope.content, policy=email.policy.default
+            )
+            msg.envelope_to = list(envelope.rcpt_tos)
+            self.messages.append(msg)
+        return "250 Message accepted for delivery"
+
+    def reset(self):
+        with self._lock:
+            self.messages.clear()
+            self.refuse_next = 0
+            self.refuse_code = None
+            self.rcpt_delay = 0.0
+            self.rcpt_seen = 0
+            self.refused = 0
+
+    def alert_ids(self):
+        return [int(m["X-IOP-Alert"]) for m in self.messages if m["X-IOP-Alert"]]
+
+    @staticmethod
+    def text_of(msg):
+        return msg.get_body(preferencelist=("plain",)).get_content()
+
+    @staticmethod
+    def html_of(msg):
+        return msg.get_body(preferencelist=("html",)).get_content()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    sink = SmtpSink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    sink.port = port
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def smtp_sink(smtp_server):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1:<smtp_sink.port>, emptied."""
+    smtp_server.reset()
+    yield smtp_server
+    smtp_server.reset()
+
+
+@pytest.fixture
+def smtp_settings(settings, smtp_sink):
+    """This process sends mail over SMTP to the sink."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = smtp_sink.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    return smtp_sink
+
+
+# ---------------------------------------------------------------------------
+# SMS provider (the one external HTTP service we stand in for)
+# ---------------------------------------------------------------------------
+
+
+class SmsProvider:
+    """A local HTTP server that records requests. `statuses` is a list of HTTP
+    statuses to answer in turn (then 200)."""
+
+    def __init__(self):
+        self.requests = []
+        self.statuses = []
+        self._lock = threading.Lock()
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length)
+                with provider._lock:
+                    status = provider.statuses.pop(0) if provider.statuses else 200
+                    if status == 200:
+                        provider.requests.append(
+                            {
+                                "path": self.path,
+                                "headers": dict(self.headers),
+                                "json": json.loads(raw or b"{}"),
+                            }
+                        )
+                body = json.dumps(
+                    {"id": f"msg-{len(provider.requests)}"}
+                    if status == 200
+                    else {"error": "nope"}
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/messages"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def bodies(self):
+        return [r["json"]["body"] for r in self.requests]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def sms_provider(settings):
+    """SMS_BACKEND=http pointed at a local HTTP server."""
+    provider = SmsProvider()
+    settings.SMS_BACKEND = "http"
+    settings.SMS_HTTP_URL = provider.url
+    settings.SMS_HTTP_TOKEN = "test-token"
+    settings.SMS_FROM = "+15550100000"
+    yield provider
+    provider.close()
+
+
+# ---------------------------------------------------------------------------
+# Redis and Celery
+# ---------------------------------------------------------------------------
+
+
+class PrivateRedis:
+    """A redis-server of our own on a free port, which a test may stop and
+    start again (never the machine's shared Redis)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="iop-redis-")
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def answers():
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+            ):
+                return True
+            return False
+
+        wait_for(answers, timeout=10, message="private redis-server")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@contextlib.contextmanager
+def use_broker(url):
+    """Point this process's Celery app (the web side) at another broker."""
+    from iop.celery import app
+
+    old = app.conf.broker_url
+
+    def repoint(new):
+        if app._pool is not None:
+            with contextlib.suppress(Exception):
+                app._pool.force_close_all()
+        app._pool = None
+        with contextlib.suppress(AttributeError):
+            app.amqp._producer_pool = None
+        app.conf.broker_url = new
+
+    repoint(url)
+    try:
+        yield app
+    finally:
+        repoint(old)
+
+
+def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
+    """The environment of a worker process that uses the TEST database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    auth = db["USER"] or "postgres"
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    host = db["HOST"] or "127.0.0.1"
+    port = db["PORT"] or 5432
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="iop.settings.dev",
+        DEBUG="false",
+        DATABASE_URL=f"postgres://{auth}@{host}:{port}/{db['NAME']}",
+        REDIS_URL=broker_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/6"),
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(smtp_port or 25),
+        SMS_BACKEND="http" if sms_url else "console",
+        SMS_HTTP_URL=sms_url or "",
+        SMS_HTTP_TOKEN="test-token",
+        ALERT_RETRY_BACKOFF="1",
+        ALERT_RETRY_BACKOFF_MAX="4",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class CeleryWorker:
+    """`.venv/bin/celery -A iop worker` as a subprocess in its own process group."""
+
+    def __init__(self, env, concurrency=4):
+        self.env = env
+        self.concurrency = concurrency
+        self.proc = None
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open
+            prefix="iop-worker-", suffix=".log", delete=False
+        )
+        self.log_path = self.log.name
+
+    def start(self, timeout=40):
+        offset = Path(self.log_path).stat().st_size
+        self.proc = subprocess.Popen(
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "iop",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={self.concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"alerts-test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited:\n{self.output()}")
+            return "ready." in self.output()[offset:]
+
+        wait_for(ready, timeout=timeout, message="celery worker ready")
+        return self
+
+    def output(self):
+        return Path(self.log_path).read_text(errors="replace")
+
+    def kill(self):
+        """SIGKILL the whole process group: the machine died."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.proc = None
+
+
+def purge_queue(broker_url):
+    """Empty the default queue (stale messages from earlier runs)."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    for key in ("celery", "unacked", "unacked_index"):
+        client.delete(key)
+    client.close()
