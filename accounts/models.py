@@ -6,6 +6,7 @@ from django.contrib.auth.models import (
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 
 class UserManager(BaseUserManager):
@@ -50,6 +51,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    session_generation = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Raised by 'log out everywhere': every older session stops working.",
+    )
 
     objects = UserManager()
 
@@ -70,6 +76,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     def display_name(self):
         name = self.full_name or self.email
         return f"{name}, {self.credentials}" if self.credentials else name
+
+    def _get_session_auth_hash(self, secret=None):
+        # Django's session hash covers the password; ours also covers
+        # session_generation, so that "log out everywhere" ends every session.
+        return salted_hmac(
+            "accounts.User.session_auth_hash",
+            f"{self.password}:{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
     def get_full_name(self):
         return self.full_name

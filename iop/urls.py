@@ -8,6 +8,7 @@ admin.site.site_header = "IOP clinic administration"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("", include("core.urls")),
     path("", include("patients.urls")),  # /patients/... and /approvals/

@@ -13,6 +13,16 @@ def _role_groups(db):
     sync_roles()
 
 
+@pytest.fixture(autouse=True)
+def _security_off_by_default(settings):
+    """Most suites log in with force_login and move the clock with time-machine:
+    required MFA enrolment and the idle/absolute session limits are switched off
+    for them. tests/security and tests/accounts switch them on with the
+    `security_on` fixture (tests/security/conftest.py)."""
+    settings.MFA_REQUIRED_ROLES = ()
+    settings.SESSION_LIMITS_ENFORCED = False
+
+
 def make_user(role, email=None, **extra):
     slug = role.lower().replace(" ", "-")
     email = email or f"{slug}-{User.objects.count() + 1}@clinic.test"
@@ -112,10 +122,17 @@ def page(browser, live_server):
     context.close()
 
 
-def browser_login(page, email, password=PASSWORD):
-    """Log in through the real login page."""
+def browser_login(page, email, password=PASSWORD, totp_secret=None):
+    """Log in through the real login page (and the one-time code page when the
+    account has an authenticator app: pass its base32 `totp_secret`)."""
     page.goto("/accounts/login/")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state("networkidle")
+    if totp_secret:
+        from accounts.mfa import current_totp_code
+
+        page.get_by_label("Code").fill(current_totp_code(totp_secret))
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_load_state("networkidle")

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "csp",
     "accounts",
     "core",
     "patients",
@@ -79,6 +80,9 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "core.audit.AuditContextMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.SessionLimitsMiddleware",
+    "core.middleware.MFARequiredMiddleware",
 ]
 
 ROOT_URLCONF = "iop.urls"
@@ -146,7 +150,7 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": "5/5m/ip,5/5m/key",
     "reset_password": "5/10m/ip,3/10m/key",
 }
-MFA_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
+MFA_ADAPTER = "accounts.adapter.ClinicMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = CLINIC_NAME
 
@@ -209,7 +213,6 @@ ALERT_SWEEP_LOOKBACK_HOURS = env_int("ALERT_SWEEP_LOOKBACK_HOURS", 24)
 # Reminders for tomorrow's sessions go out from this local hour on.
 ALERT_REMINDER_HOUR = env_int("ALERT_REMINDER_HOUR", 9)
 
-
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -235,6 +238,39 @@ CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Multi-factor authentication: these roles must enrol an authenticator app before
+# they can use anything else (core.middleware.MFARequiredMiddleware). Sponsors may.
+MFA_REQUIRED_ROLES = ("Administrator", "Doctor", "Clinic staff")
+MFA_TOTP_TOLERANCE = 1
+MFA_RECOVERY_CODE_COUNT = 10
+
+# Session limits (core.middleware.SessionLimitsMiddleware): logged out after this
+# many idle minutes (sponsors get longer), and after SESSION_MAX_HOURS in all.
+SESSION_LIMITS_ENFORCED = True
+SESSION_IDLE_MINUTES_STAFF = env_int("SESSION_IDLE_MINUTES_STAFF", 15)
+SESSION_IDLE_MINUTES_SPONSOR = env_int("SESSION_IDLE_MINUTES_SPONSOR", 60)
+SESSION_MAX_HOURS = env_int("SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Content-Security-Policy (django-csp 4): scripts and styles only from our own
+# static files; no inline script, no eval, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

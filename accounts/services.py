@@ -1,0 +1,51 @@
+"""Account writes: audit rows for logins and logouts, "log out everywhere"."""
+
+from django.db import transaction
+from django.db.models import F
+
+from core.audit import audit
+from core.models import AuditEvent
+
+from .models import User
+
+
+def audit_login(*, user, summary="Logged in"):
+    with transaction.atomic():
+        audit(user=user, action=AuditEvent.Action.LOGIN, obj=user, summary=summary)
+
+
+def audit_logout(*, user, summary="Logged out"):
+    with transaction.atomic():
+        audit(user=user, action=AuditEvent.Action.LOGOUT, obj=user, summary=summary)
+
+
+def audit_login_failed(*, login):
+    """A failed password attempt. `login` is what was typed as the email."""
+    login = (login or "").strip()[:150]
+    user = User.objects.filter(email__iexact=login).first() if login else None
+    with transaction.atomic():
+        audit(
+            user=user,
+            action=AuditEvent.Action.LOGIN_FAILED,
+            obj=user,
+            summary="Failed login"
+            + (" (unknown email)" if user is None and login else ""),
+        )
+
+
+def user_sessions_end_all(*, user):
+    """Invalidate every session of `user` (all browsers, this one included).
+
+    Each session carries a hash that includes `session_generation`; bumping it
+    makes Django refuse all existing sessions on their next request."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(
+            session_generation=F("session_generation") + 1
+        )
+        audit(
+            user=user,
+            action=AuditEvent.Action.LOGOUT,
+            obj=user,
+            summary="Logged out everywhere",
+        )
+    user.refresh_from_db(fields=["session_generation"])

@@ -1,0 +1,1 @@
+from tests.security.conftest import enrol, security_on  # noqa: F401
