@@ -612,6 +612,7 @@ def decision_sign(
                 actor=doctor,
                 reason="Decline superseded by a new decision",
             )
+            patient.save(update_fields=["status", "updated_at"])
         patient_admit(patient=patient, actor=doctor, decision=new)
     elif decision == D.DECLINED and patient.status == Status.AWAITING_APPROVAL:
         _status_change(
