@@ -35,7 +35,7 @@ run: setup
 	echo "" && echo "  Open http://127.0.0.1:$(PORT) and log in with a demo login above." && \
 	echo "  Mail goes to .data/mail/ (one .eml file per message) unless EMAIL_HOST is set." && \
 	echo "  Ctrl-C stops web, worker and beat." && echo "" && \
-	$(VENV)/bin/honcho -f Procfile.dev start -p $(PORT)
+	$(VENV)/bin/honcho -f Procfile.dev start -p $(PORT) || [ $$? -eq 130 ]
 
 test: setup
 	@$(SERVICES) && \
