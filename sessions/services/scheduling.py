@@ -64,7 +64,7 @@ def _overlapping(start, end, exclude_id=None):
     return qs.select_related("topic")
 
 
-def _conflict_message(exc, *, session, patient=None):
+def _conflict_message(exc, *, session, patient=None, users=None):
     """Explain an IntegrityError raised while writing `session` or its links."""
     name = _constraint_name(exc)
     start, end = session.start, session.end
@@ -73,9 +73,13 @@ def _conflict_message(exc, *, session, patient=None):
         other = others.filter(room_id=session.room_id).first()
         what = f"{session.room} is already booked"
     elif name == "facilitator_no_overlap":
-        ids = list(
-            SessionFacilitator.objects.filter(session=session).values_list(
-                "user_id", flat=True
+        ids = (
+            [u.pk for u in users]
+            if users
+            else list(
+                SessionFacilitator.objects.filter(session=session).values_list(
+                    "user_id", flat=True
+                )
             )
         )
         other = others.filter(facilitator_links__user_id__in=ids).first()
@@ -179,7 +183,9 @@ def _save_session(session, *, facilitators):
                 with transaction.atomic():
                     SessionFacilitator.objects.create(session=session, user=user)
             except IntegrityError as exc:
-                raise SchedulingError(_conflict_message(exc, session=session)) from exc
+                raise SchedulingError(
+                    _conflict_message(exc, session=session, users=[user])
+                ) from exc
     return session
 
 
@@ -369,7 +375,7 @@ def session_update(
         facilitators = _check_facilitators(facilitators)
     if scope == "following" and session.series_id:
         targets = list(
-            TherapySession.objects.select_for_update()
+            TherapySession.objects.select_for_update(of=("self",))
             .filter(
                 series_id=session.series_id,
                 start__gte=session.start,
@@ -379,7 +385,9 @@ def session_update(
             .order_by("start")
         )
     else:
-        targets = [TherapySession.objects.select_for_update().get(pk=session.pk)]
+        targets = [
+            TherapySession.objects.select_for_update(of=("self",)).get(pk=session.pk)
+        ]
     if any(t.status == TherapySession.Status.CANCELLED for t in targets):
         raise SchedulingError("A cancelled session cannot be changed.")
     for target in targets:
@@ -421,7 +429,7 @@ def session_cancel(*, session, reason, actor, scope="one"):
     reason = (reason or "").strip()
     if not reason:
         raise SchedulingError("Give a reason for cancelling.")
-    qs = TherapySession.objects.select_for_update().filter(
+    qs = TherapySession.objects.select_for_update(of=("self",)).filter(
         status=TherapySession.Status.SCHEDULED
     )
     if scope == "following" and session.series_id:
@@ -453,7 +461,7 @@ def participant_add(*, session, patient, actor):
     """Add an admitted patient to a session. The session row is locked first, so two
     people adding the last seat at the same moment are served one after the other."""
     session = (
-        TherapySession.objects.select_for_update()
+        TherapySession.objects.select_for_update(of=("self",))
         .select_related("topic", "room")
         .get(pk=session.pk)
     )
@@ -499,7 +507,7 @@ def patient_future_sessions_clear(*, patient, actor):
     Past sessions keep their rosters. Returns how many rows were removed."""
     now = timezone.now()
     links = list(
-        Participant.objects.select_for_update()
+        Participant.objects.select_for_update(of=("self",))
         .filter(patient=patient, session__start__gte=now)
         .select_related("session", "session__topic")
     )
@@ -689,7 +697,7 @@ def series_create(
 
 def _series_sessions_from(series, from_date):
     return (
-        TherapySession.objects.select_for_update()
+        TherapySession.objects.select_for_update(of=("self",))
         .filter(
             series=series,
             start__gte=make_local(from_date, datetime.time.min),
@@ -741,7 +749,7 @@ def series_patient_add(*, series, patient, from_date, actor):
 def series_patient_remove(*, series, patient, from_date, actor):
     """Take the patient off every occurrence on or after from_date."""
     links = list(
-        Participant.objects.select_for_update()
+        Participant.objects.select_for_update(of=("self",))
         .filter(
             patient=patient,
             session__series=series,
