@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sessions.views import attendance, scheduling
+from sessions.views import alerts, attendance, scheduling
 
 app_name = "therapy_sessions"
 
@@ -67,4 +67,10 @@ urlpatterns += [
         scheduling.family_member_remove,
         name="family_member_remove",
     ),
+]
+
+# Alerts (issue 6)
+urlpatterns += [
+    path("alerts/", alerts.alerts, name="alerts"),
+    path("alerts/<int:pk>/retry/", alerts.alert_retry, name="alert_retry"),
 ]
