@@ -9,6 +9,7 @@ from accounts.models import User
 from core.timeutil import clinic_today, day_bounds
 from patients.models import AdmissionRequest, DoctorDecision, Patient
 from sessions.models import Alert, TherapySession
+from sessions.selectors import attendance as attendance_selectors
 
 
 def todays_sessions():
@@ -41,6 +42,7 @@ def staff_dashboard(*, user):
             primary_counselor=user,
             status__in=[Patient.Status.ADMITTED, Patient.Status.ON_HOLD],
         ).count(),
+        "unmarked_sessions": attendance_selectors.unmarked_sessions(),
     }
 
 
@@ -73,6 +75,8 @@ def doctor_dashboard(*, doctor):
         "pending_requests": list(pending[:10]),
         "pending_count": pending.count(),
         "reviews_due": list(conditional_reviews_due(doctor=doctor)),
+        "flagged": attendance_selectors.flagged_patients(doctor=doctor),
+        "below_target": attendance_selectors.compliance(doctor=doctor)["rows"],
     }
 
 

@@ -1,0 +1,255 @@
+"""Compliance (below target), attendance-rule flags, and the dashboards."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from core.models import ClinicSettings
+from core.timeutil import clinic_today, make_local, week_start
+from patients.models import Patient
+from sessions.selectors.attendance import (
+    compliance,
+    flagged_patients,
+    patient_flags,
+    unmarked_sessions,
+)
+from sessions.services.attendance import attendance_record
+from tests.factories import (
+    AdmittedPatientFactory,
+    PatientFactory,
+    RoomFactory,
+    SessionFactory,
+    enrol,
+    mark,
+    past_session,
+)
+
+pytestmark = pytest.mark.django_db
+DAY = datetime.timedelta(days=1)
+
+
+def session_on(day, hour=9, minutes=180):
+    start = make_local(day, datetime.time(hour))
+    return SessionFactory(
+        start=start, end=start + datetime.timedelta(minutes=minutes), room=RoomFactory()
+    )
+
+
+def give_week(patient, monday, minutes_per_day, days=3):
+    status = "late" if minutes_per_day < 180 else "present"
+    for d in range(days):
+        mark(session_on(monday + d * DAY), patient, status, minutes_per_day)
+
+
+# --- compliance ------------------------------------------------------------------
+
+
+def test_compliance_lists_admitted_patients_below_target_last_week():
+    last_monday = week_start(clinic_today()) - 7 * DAY
+    ok = AdmittedPatientFactory(last_name="Okay")
+    low = AdmittedPatientFactory(last_name="Low")
+    referred = PatientFactory(last_name="Referred")
+    give_week(ok, last_monday, 180)  # 9 h
+    give_week(low, last_monday, 120)  # 6 h
+    give_week(referred, last_monday, 0, days=0)
+    rows = {r["patient"].last_name: r for r in compliance()["rows"]}
+    assert "Referred" not in rows
+    assert rows["Low"]["last_week_hours"] == 6.0
+    assert rows["Low"]["last_week_below"] is True
+    # Okay met last week, but this week (so far) is below: still listed for this week.
+    assert rows["Okay"]["last_week_below"] is False
+    assert rows["Okay"]["this_week_below"] is True
+
+
+def test_under_18_at_six_hours_meets_target_while_adult_does_not():
+    last_monday = week_start(clinic_today()) - 7 * DAY
+    minor = AdmittedPatientFactory(
+        last_name="Young", date_of_birth=last_monday.replace(year=last_monday.year - 16)
+    )
+    adult = AdmittedPatientFactory(last_name="Grown")
+    give_week(minor, last_monday, 120)
+    give_week(adult, last_monday, 120)
+    rows = {r["patient"].last_name: r for r in compliance()["rows"]}
+    assert rows["Young"]["last_week_below"] is False
+    assert rows["Young"]["last_week_target_hours"] == 6.0
+    assert rows["Young"]["minor"] is True
+    assert rows["Grown"]["last_week_below"] is True
+    assert rows["Grown"]["last_week_target_hours"] == 9.0
+
+
+def test_compliance_shows_when_the_schedule_cannot_reach_the_target():
+    p = AdmittedPatientFactory()
+    s = SessionFactory(start=make_local(clinic_today() + DAY, datetime.time(18)))
+    enrol(s, p)
+    row = compliance(today=clinic_today())["rows"][0]
+    if week_start(clinic_today() + DAY) == week_start(clinic_today()):
+        assert row["this_week_scheduled_hours"] == 3.0
+    assert row["cannot_reach"] is True
+
+
+@pytest.mark.parametrize(
+    "role,expected",
+    {None: 302, "sponsor": 403, "staff": 200, "doctor": 200, "admin": 200}.items(),
+)
+def test_compliance_page_roles(client_for, users, role, expected):
+    response = client_for(users.get(role)).get(reverse("therapy_sessions:compliance"))
+    assert response.status_code == expected
+
+
+def test_compliance_page_same_query_count_for_5_and_60_patients(client_for, staff_user):
+    client = client_for(staff_user)
+    last_monday = week_start(clinic_today()) - 7 * DAY
+    counts = []
+    made = 0
+    for n in (5, 60):
+        for i in range(n - made):
+            p = AdmittedPatientFactory()
+            s = session_on(last_monday + (i % 5) * DAY, hour=6 + (i % 4) * 3)
+            mark(s, p, "unexcused" if i % 3 == 0 else "late", 0 if i % 3 == 0 else 60)
+        made = n
+        url = reverse("therapy_sessions:compliance")
+        client.get(url)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(url)
+        assert response.status_code == 200
+        assert response.content.decode().count('badge bad">below') == n
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+# --- rule flags ------------------------------------------------------------------
+
+
+def test_two_no_shows_in_a_row_flag_the_patient_and_a_correction_clears_it(admin_user):
+    p = AdmittedPatientFactory()
+    first = past_session(hours_ago=72)
+    second = past_session(hours_ago=48)
+    mark(first, p, "present")
+    assert patient_flags(patient=p) == []
+    mark(second, p, "unexcused")
+    assert patient_flags(patient=p) == []  # one no-show only
+    third = past_session(hours_ago=24)
+    mark(third, p, "unexcused")
+    assert patient_flags(patient=p) == ["2 no-shows in a row"]
+    assert [r["patient"] for r in flagged_patients()] == [p]
+    attendance_record(
+        session=third,
+        patient=p,
+        status="excused",
+        actor=admin_user,
+        reason="Hospital visit, note received",
+    )
+    assert patient_flags(patient=p) == []
+    assert flagged_patients() == []
+
+
+def test_attending_again_breaks_the_run_of_no_shows():
+    p = AdmittedPatientFactory()
+    mark(past_session(hours_ago=96), p, "unexcused")
+    mark(past_session(hours_ago=72), p, "unexcused")
+    assert patient_flags(patient=p) == ["2 no-shows in a row"]
+    mark(past_session(hours_ago=24), p, "present")
+    assert patient_flags(patient=p) == []
+
+
+def test_three_unexcused_within_thirty_days_flag_even_when_not_in_a_row():
+    p = AdmittedPatientFactory()
+    for days_ago, status in [(25, "unexcused"), (20, "present"), (15, "unexcused")]:
+        mark(past_session(hours_ago=24 * days_ago), p, status)
+    mark(past_session(hours_ago=24 * 10), p, "present")
+    assert patient_flags(patient=p) == []
+    mark(past_session(hours_ago=24 * 5), p, "unexcused")
+    mark(past_session(hours_ago=24 * 2), p, "present")
+    assert patient_flags(patient=p) == ["3 unexcused absences in the last 30 days"]
+
+
+def test_unexcused_absences_older_than_the_window_do_not_count():
+    p = AdmittedPatientFactory()
+    mark(past_session(hours_ago=24 * 40), p, "unexcused")
+    mark(past_session(hours_ago=24 * 35), p, "present")
+    mark(past_session(hours_ago=24 * 20), p, "unexcused")
+    mark(past_session(hours_ago=24 * 15), p, "present")
+    mark(past_session(hours_ago=24 * 5), p, "unexcused")
+    mark(past_session(hours_ago=24 * 2), p, "present")
+    assert patient_flags(patient=p) == []
+
+
+def test_rule_thresholds_come_from_the_clinic_settings():
+    ClinicSettings.objects.update_or_create(
+        pk=1, defaults={"consecutive_noshow_rule": 1, "absence_rule_count": 5}
+    )
+    p = AdmittedPatientFactory()
+    mark(past_session(hours_ago=24), p, "unexcused")
+    assert patient_flags(patient=p) == ["1 no-shows in a row"]
+
+
+def test_discharged_patients_are_not_flagged():
+    p = AdmittedPatientFactory()
+    mark(past_session(hours_ago=72), p, "unexcused")
+    mark(past_session(hours_ago=48), p, "unexcused")
+    Patient.objects.filter(pk=p.pk).update(
+        status="discharged",
+        discharged_on=clinic_today(),
+        discharge_reason="dropped_out",
+    )
+    assert flagged_patients() == []
+
+
+# --- dashboards --------------------------------------------------------------------
+
+
+def test_doctor_dashboard_lists_own_flagged_and_below_target_patients(
+    client_for, doctor_user
+):
+    from tests.factories import doctor
+
+    mine = AdmittedPatientFactory(last_name="Mine", attending_doctor=doctor_user)
+    other = AdmittedPatientFactory(last_name="Theirs", attending_doctor=doctor())
+    for p in (mine, other):
+        mark(past_session(hours_ago=72), p, "unexcused")
+        mark(past_session(hours_ago=48), p, "unexcused")
+    response = client_for(doctor_user).get(reverse("core:doctor_dashboard"))
+    body = response.content.decode()
+    flagged = body.split('id="flagged-patients"')[1].split("</section>")[0]
+    below = body.split('id="below-target"')[1].split("</section>")[0]
+    assert "Mine" in flagged and "2 no-shows in a row" in flagged
+    assert "Theirs" not in flagged
+    assert "Mine" in below and "Theirs" not in below
+
+
+def test_staff_dashboard_lists_ended_sessions_with_unmarked_patients(
+    client_for, staff_user
+):
+    ended = past_session(hours_ago=5, title="Tuesday relapse group")
+    a, b = AdmittedPatientFactory(), AdmittedPatientFactory()
+    enrol(ended, a, b)
+    mark(ended, a, "present")
+    running = past_session(hours_ago=1, title="Running now")
+    enrol(running, AdmittedPatientFactory())
+    assert [s.pk for s in unmarked_sessions()] == [ended.pk]
+    assert unmarked_sessions()[0].unmarked_count == 1
+    body = client_for(staff_user).get(reverse("core:staff_dashboard")).content.decode()
+    todo = body.split('id="unmarked-sessions"')[1].split("</section>")[0]
+    assert "Tuesday relapse group" in todo and "1 unmarked" in todo
+    assert "Running now" not in todo
+    mark(ended, b, "excused")
+    assert unmarked_sessions() == []
+
+
+def test_staff_dashboard_to_do_costs_the_same_queries_for_few_and_many_sessions(
+    client_for, staff_user
+):
+    client = client_for(staff_user)
+    counts = []
+    for n in (2, 15):
+        for i in range(n):
+            s = past_session(hours_ago=5 + 4 * (i + 100 * n))
+            enrol(s, AdmittedPatientFactory())
+        client.get(reverse("core:staff_dashboard"))
+        with CaptureQueriesContext(connection) as ctx:
+            client.get(reverse("core:staff_dashboard"))
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
