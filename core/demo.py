@@ -11,6 +11,10 @@ from patients.models import Track
 from sessions.models import Room, Topic
 
 DEFAULT_PASSWORD = "demo-pass-2026"
+# Every demo clinic account (admin, staff, doctors) has an authenticator app with
+# this fixed base32 secret, so that scripted and manual demo logins keep working:
+# add it to an authenticator app, or run `manage.py demo_totp_code`.
+DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPIOPDEMOCLINIC234"
 
 # (email, full name, credentials, role)
 PEOPLE = [
@@ -70,8 +74,26 @@ def seed_people(stdout=None):
         if role == roles.ADMIN and not (user.is_staff and user.is_superuser):
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
+        if role != roles.SPONSOR:
+            enrol_demo_mfa(user)
         users[email] = user
     return users
+
+
+def enrol_demo_mfa(user):
+    """Give a demo account the fixed TOTP secret (and recovery codes)."""
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+    from allauth.mfa.totp.internal.auth import TOTP
+    from allauth.mfa.utils import decrypt
+
+    totp = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if totp is not None and decrypt(totp.data["secret"]) != DEMO_TOTP_SECRET:
+        totp.delete()
+        totp = None
+    if totp is None:
+        TOTP.activate(user, DEMO_TOTP_SECRET)
+    RecoveryCodes.activate(user)
 
 
 def seed_program():

@@ -19,6 +19,11 @@ class Command(BaseCommand):
         for email, name, _credentials, role in demo.PEOPLE:
             self.stdout.write(f"  {role:<14} {email:<26} ({name})")
         self.stdout.write(f"  password for all: {demo.password()}")
+        self.stdout.write(
+            f"  two-factor secret (authenticator app) for every clinic login: "
+            f"{demo.DEMO_TOTP_SECRET}\n"
+            f"  current code: manage.py demo_totp_code"
+        )
 
 
 def demo_steps():
