@@ -15,7 +15,7 @@ export SITE_URL ?= http://127.0.0.1:$(PORT)
 SERVICES = env_lines=$$($(PY) bin/services.py) && eval "$$env_lines" && \
 	trap '[ -z "$$IOP_EMBEDDED_STARTED" ] || $(PY) bin/services.py stop $$IOP_EMBEDDED_STARTED' EXIT
 
-.PHONY: setup run test lint format services services-stop clean
+.PHONY: setup run test lint format services services-stop demo-code clean
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,7 +41,9 @@ test: setup
 	@$(SERVICES) && \
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
 	$(PY) manage.py makemigrations --check --dry-run && \
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	{ $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
+	  [ $$rc -ne 5 ] || echo "pytest collected no test: check PYTEST_ARGS" >&2; \
+	  exit $$rc; }
 
 # Start the databases (embedded ones stay running until `make services-stop`).
 services: setup
@@ -49,6 +51,11 @@ services: setup
 
 services-stop: setup
 	@$(PY) bin/services.py stop
+
+# The demo accounts' current two-factor code (their shared secret is printed by
+# seed_demo).
+demo-code: setup
+	@$(PY) manage.py demo_totp_code
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
