@@ -88,3 +88,59 @@ def admin_dashboard():
         "patient_count": Patient.objects.count(),
         "failed_alerts": Alert.objects.filter(state=Alert.State.FAILED).count(),
     }
+
+
+# --- Audit trail and accounting of disclosures (security pages) -------------
+
+AUDIT_PAGE_SIZE = 50
+DISCLOSURE_YEARS = 3
+
+
+def audit_events(*, patient="", user=None, action="", date_from=None, date_to=None):
+    """The audit trail, newest first, filtered. Each row carries its user and
+    patient (select_related), so a page costs a fixed number of queries."""
+    from django.db.models import Q
+
+    from core.models import AuditEvent
+
+    events = AuditEvent.objects.select_related("user", "patient").order_by("-at", "-id")
+    if patient:
+        match = Q(patient__record_number__iexact=patient)
+        for word in patient.split()[:4]:
+            match |= Q(patient__first_name__icontains=word) | Q(
+                patient__last_name__icontains=word
+            )
+        events = events.filter(match)
+    if user is not None:
+        events = events.filter(user=user)
+    if action:
+        events = events.filter(action=action)
+    if date_from:
+        events = events.filter(at__gte=day_bounds(date_from)[0])
+    if date_to:
+        events = events.filter(at__lt=day_bounds(date_to)[1])
+    return events
+
+
+def disclosures_accounting(*, patient, today=None):
+    """Every disclosure about `patient` in the last 3 years, newest first, with
+    the consent and the person who made it. Two queries at most."""
+    today = today or clinic_today()
+    try:
+        since_day = today.replace(year=today.year - DISCLOSURE_YEARS)
+    except ValueError:  # 29 February
+        since_day = today.replace(year=today.year - DISCLOSURE_YEARS, day=28)
+    since = day_bounds(since_day)[0]
+    disclosures = list(
+        patient.disclosures.filter(at__gte=since)
+        .select_related("consent", "by", "sponsor")
+        .order_by("-at", "-id")
+    )
+    from patients.models import PART2_NOTICE
+
+    return {
+        "patient": patient,
+        "disclosures": disclosures,
+        "since": since_day,
+        "PART2_NOTICE": PART2_NOTICE,
+    }

@@ -8,7 +8,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.roles import ADMIN, DOCTOR, SPONSOR, STAFF, require_role, role_of
 
-from . import selectors
+from . import selectors, services
+from .forms import AuditSearchForm, ClinicSettingsForm
 
 
 def home(request):
@@ -79,3 +80,143 @@ def healthz(request):
     if down:
         body["down"] = down
     return JsonResponse(body, status=503 if down else 200)
+
+
+# --- Administrator and compliance pages ---------------------------------------
+
+
+@require_role(ADMIN)
+@never_cache
+def audit_log(request):
+    """The audit trail: search by patient, user, action and dates (POST, so that no
+    patient name lands in a URL), 50 rows a page, CSV export."""
+    from django.core.paginator import Paginator
+
+    form = AuditSearchForm(request.POST or None)
+    filters = {}
+    if request.method == "POST" and form.is_valid():
+        filters = {k: v for k, v in form.cleaned_data.items() if k != "page"}
+    events = selectors.audit_events(**filters)
+    if request.method == "POST" and "export" in request.POST and form.is_valid():
+        return _audit_csv(request, events)
+    page_number = (
+        form.cleaned_data.get("page") if form.is_bound and form.is_valid() else 1
+    )
+    page = Paginator(events, selectors.AUDIT_PAGE_SIZE).get_page(page_number or 1)
+    return render(request, "core/audit.html", {"form": form, "page": page})
+
+
+def _csv_cell(value):
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell starting like a formula is quoted.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def _audit_csv(request, events):
+    import csv
+    import io
+
+    from django.http import HttpResponse
+
+    from .timeutil import local
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "when",
+            "user",
+            "role",
+            "action",
+            "model",
+            "object id",
+            "patient record",
+            "changed fields",
+            "summary",
+            "ip address",
+            "user agent",
+        ]
+    )
+    count = 0
+    for event in events.iterator(chunk_size=2000):
+        count += 1
+        writer.writerow(
+            [
+                _csv_cell(v)
+                for v in (
+                    local(event.at).isoformat(timespec="seconds"),
+                    event.user.email if event.user else "",
+                    event.role,
+                    event.get_action_display(),
+                    event.model,
+                    event.object_id,
+                    event.patient.record_number if event.patient else "",
+                    " ".join(event.changed_fields or []),
+                    event.summary,
+                    event.ip_address or "",
+                    event.user_agent,
+                )
+            ]
+        )
+    services.audit_export_record(user=request.user, row_count=count)
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_role(STAFF, ADMIN)
+@never_cache
+@require_GET
+def disclosures(request, pk):
+    """Accounting of disclosures (42 CFR 2.24 / HIPAA 164.528): everything that
+    went out about this patient in the last 3 years."""
+    from django.shortcuts import get_object_or_404
+
+    from patients.models import Patient
+
+    patient = get_object_or_404(Patient, pk=pk)
+    context = selectors.disclosures_accounting(patient=patient)
+    services.disclosures_view_record(user=request.user, patient=patient)
+    return render(request, "core/disclosures.html", context)
+
+
+@require_role(STAFF, ADMIN)
+@never_cache
+@require_GET
+def disclosures_pdf(request, pk):
+    from django.http import HttpResponse
+    from django.shortcuts import get_object_or_404
+
+    from patients.models import Patient
+    from patients.pdf import render_pdf
+
+    patient = get_object_or_404(Patient, pk=pk)
+    context = selectors.disclosures_accounting(patient=patient)
+    pdf = render_pdf("core/disclosures_pdf.html", context)
+    services.disclosures_export_record(
+        user=request.user, patient=patient, row_count=len(context["disclosures"])
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="disclosures-{patient.record_number}.pdf"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_role(ADMIN)
+def program_settings(request):
+    from django.contrib import messages
+
+    from .models import ClinicSettings
+
+    instance = ClinicSettings.load()
+    form = ClinicSettingsForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        services.clinic_settings_update(user=request.user, form=form)
+        messages.success(request, "Program settings saved.")
+        return redirect("core:settings")
+    return render(request, "core/settings.html", {"form": form})
