@@ -787,7 +787,7 @@ def calendar_feed_regenerate(*, actor, user=None, patient=None):
     feed, _ = CalendarFeed.objects.update_or_create(**owner, defaults={"token": token})
     audit(
         user=actor,
-        action="calendar_feed_regenerate",
+        action="feed_regenerate",
         obj=feed,
         patient=patient,
         summary="calendar feed link (re)created",

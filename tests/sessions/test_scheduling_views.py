@@ -1,0 +1,499 @@
+"""Scheduling pages: roles, forms, calendar, agenda, feeds, query counts."""
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from core.timeutil import clinic_today, local, make_local, week_start
+from sessions.models import (
+    CalendarFeed,
+    Kind,
+    Modality,
+    Participant,
+    SessionFacilitator,
+    TherapySession,
+)
+from sessions.selectors.scheduling import iso_week
+from sessions.services import scheduling as svc
+from tests.factories import (
+    AdmittedPatientFactory,
+    PatientFactory,
+    RoomFactory,
+    SessionFactory,
+    TopicFactory,
+    enrol,
+    facilitate,
+    staff,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def session(staff_user):
+    s = enrol(
+        facilitate(SessionFactory(), staff_user),
+        AdmittedPatientFactory(first_name="Ann", last_name="Lee"),
+    )
+    return s
+
+
+@pytest.fixture
+def series(staff_user):
+    return svc.series_create(
+        kind=Kind.GROUP,
+        weekdays=[0, 2],
+        start_time=datetime.time(9),
+        duration_minutes=180,
+        starts_on=clinic_today(),
+        occurrences=4,
+        facilitators=[staff_user],
+        actor=staff_user,
+        room=RoomFactory(),
+        topic=TopicFactory(),
+    )
+
+
+# ------------------------------------------------------------------- role checks
+
+READ_PAGES = ["calendar", "agenda", "detail", "series", "my_feed"]
+WRITE_GET_PAGES = ["create", "series_create", "edit", "cancel", "topics"]
+
+
+def _url(name, session, series):
+    if name in ("detail", "edit", "cancel", "participant_add", "family_member_add"):
+        return reverse(f"therapy_sessions:{name}", args=[session.pk])
+    if name == "series":
+        return reverse("therapy_sessions:series", args=[series.pk])
+    if name == "participant_remove":
+        patient_id = session.participants.first().patient_id
+        return reverse(
+            "therapy_sessions:participant_remove", args=[session.pk, patient_id]
+        )
+    if name == "patient_feed_regenerate":
+        patient_id = session.participants.first().patient_id
+        return reverse("therapy_sessions:patient_feed_regenerate", args=[patient_id])
+    return reverse(f"therapy_sessions:{name}")
+
+
+@pytest.mark.parametrize("page", READ_PAGES + WRITE_GET_PAGES)
+@pytest.mark.parametrize(
+    "role,can_read,can_write",
+    [
+        ("staff", True, True),
+        ("admin", True, True),
+        ("doctor", True, False),
+        ("sponsor", False, False),
+    ],
+)
+def test_role_checks_on_every_scheduling_page(
+    page, role, can_read, can_write, users, client_for, session, series
+):
+    response = client_for(users[role]).get(_url(page, session, series))
+    allowed = can_write if page in WRITE_GET_PAGES else can_read
+    assert response.status_code == (200 if allowed else 403)
+
+
+POST_ACTIONS = [
+    "participant_add",
+    "participant_remove",
+    "family_member_add",
+    "patient_feed_regenerate",
+    "cancel",
+    "series",
+]
+
+
+@pytest.mark.parametrize("action", POST_ACTIONS)
+@pytest.mark.parametrize("role", ["doctor", "sponsor"])
+def test_doctors_and_sponsors_cannot_change_the_schedule(
+    action, role, users, client_for, session, series
+):
+    before = Participant.objects.count()
+    response = client_for(users[role]).post(
+        _url(action, session, series), {"reason": "x", "patient": ""}
+    )
+    assert response.status_code == 403
+    assert Participant.objects.count() == before
+    session.refresh_from_db()
+    assert session.status == TherapySession.Status.SCHEDULED
+
+
+@pytest.mark.parametrize("page", READ_PAGES + WRITE_GET_PAGES)
+def test_anonymous_visitors_are_sent_to_login(page, client_for, session, series):
+    response = client_for(None).get(_url(page, session, series))
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+# ---------------------------------------------------------------- week calendar
+
+
+def test_calendar_shows_the_requested_iso_week_with_prev_next(client_for, staff_user):
+    monday = datetime.date.fromisocalendar(2026, 49, 1)
+    start = make_local(monday + datetime.timedelta(days=2), datetime.time(18))
+    SessionFactory(
+        start=start, end=start + datetime.timedelta(hours=3), title="Wed grp"
+    )
+    response = client_for(staff_user).get("/sessions/?week=2026-W49")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Wed grp" in body
+    assert "week=2026-W48" in body and "week=2026-W50" in body
+    assert response.context["monday"] == monday
+
+
+def test_calendar_with_a_bad_week_says_so_and_shows_this_week(client_for, staff_user):
+    response = client_for(staff_user).get("/sessions/?week=2026-W99")
+    assert response.status_code == 200
+    assert response.context["monday"] == week_start(clinic_today())
+    assert "was not understood" in response.content.decode()
+
+
+def test_calendar_filters_by_room_facilitator_and_patient(client_for, staff_user):
+    room_a, room_b = RoomFactory(), RoomFactory()
+    other = staff()
+    patient = AdmittedPatientFactory()
+    a = enrol(
+        facilitate(SessionFactory(room=room_a, title="In A"), staff_user), patient
+    )
+    later = a.start + datetime.timedelta(hours=4)
+    facilitate(
+        SessionFactory(
+            room=room_b,
+            title="In B",
+            start=later,
+            end=later + datetime.timedelta(hours=1),
+        ),
+        other,
+    )
+    client = client_for(staff_user)
+    week = iso_week(local(a.start).date())
+    for query, shown, hidden in [
+        (f"room={room_b.pk}", "In B", "In A"),
+        (f"facilitator={staff_user.pk}", "In A", "In B"),
+        (f"patient={patient.pk}", "In A", "In B"),
+    ]:
+        body = client.get(f"/sessions/?week={week}&{query}").content.decode()
+        assert shown in body and hidden not in body, query
+
+
+def test_calendar_htmx_request_returns_the_week_fragment(client_for, staff_user):
+    response = client_for(staff_user).get("/sessions/", HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "<html" not in response.content.decode()
+    assert "HX-Request" in response["Vary"]
+
+
+def _fill_week(count, monday):
+    """`count` sessions of 10 minutes, one after another, in one week, each with a
+    facilitator and a patient."""
+    user, room, patient = staff(), RoomFactory(), AdmittedPatientFactory()
+    first = make_local(monday, datetime.time(0, 5))
+    sessions = TherapySession.objects.bulk_create(
+        [
+            TherapySession(
+                kind=Kind.GROUP,
+                start=first + datetime.timedelta(minutes=15 * i),
+                end=first + datetime.timedelta(minutes=15 * i + 10),
+                modality=Modality.IN_PERSON,
+                room=room,
+                capacity=5,
+                created_by=user,
+            )
+            for i in range(count)
+        ]
+    )
+    SessionFacilitator.objects.bulk_create(
+        [SessionFacilitator(session=s, user=user) for s in sessions]
+    )
+    Participant.objects.bulk_create(
+        [Participant(session=s, patient=patient) for s in sessions]
+    )
+
+
+def _calendar_queries(client, monday):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(f"/sessions/?week={iso_week(monday)}")
+    assert response.status_code == 200
+    return len(ctx.captured_queries), response
+
+
+def test_week_calendar_query_count_is_the_same_for_10_and_500_sessions(
+    client_for, staff_user
+):
+    client = client_for(staff_user)
+    small_week = datetime.date.fromisocalendar(2027, 10, 1)
+    big_week = datetime.date.fromisocalendar(2027, 12, 1)
+    _fill_week(10, small_week)
+    _fill_week(500, big_week)
+    small, r_small = _calendar_queries(client, small_week)
+    big, r_big = _calendar_queries(client, big_week)
+    assert r_small.context["session_count"] == 10
+    assert r_big.context["session_count"] == 500
+    assert small == big
+
+
+def test_week_calendar_costs_a_fixed_number_of_queries(
+    client_for, staff_user, django_assert_num_queries
+):
+    client = client_for(staff_user)
+    monday = datetime.date.fromisocalendar(2027, 10, 1)
+    _fill_week(25, monday)
+    client.get("/sessions/")  # warm the session/user caches of the test client
+    # session, user, groups (role), rooms, facilitators, patients, sessions,
+    # facilitator links.
+    with django_assert_num_queries(8):
+        client.get(f"/sessions/?week={iso_week(monday)}")
+
+
+def test_agenda_query_count_does_not_grow(client_for, staff_user):
+    client = client_for(staff_user)
+    a = datetime.date.fromisocalendar(2027, 10, 2)
+    b = datetime.date.fromisocalendar(2027, 12, 2)
+    _fill_week(5, a - datetime.timedelta(days=1))
+    _fill_week(90, b - datetime.timedelta(days=1))
+    counts = []
+    for day in (a - datetime.timedelta(days=1), b - datetime.timedelta(days=1)):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/sessions/today/?day={day:%Y-%m-%d}")
+        assert response.status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+
+
+# ------------------------------------------------------------------ day agenda
+
+
+def test_agenda_lists_the_days_sessions_with_expected_people(
+    client_for, staff_user, session
+):
+    day = local(session.start).date()
+    response = client_for(staff_user).get(f"/sessions/today/?day={day:%Y-%m-%d}")
+    body = response.content.decode()
+    assert "Ann Lee" in body
+    assert session.label in body
+
+
+# ------------------------------------------------------------------ session page
+
+
+def test_session_page_has_roster_section(client_for, doctor_user, session):
+    response = client_for(doctor_user).get(f"/sessions/{session.pk}/")
+    body = response.content.decode()
+    assert '<section class="card" id="roster"' in body
+    assert "Ann Lee" in body
+    assert "Add to session" not in body  # doctors read only
+
+
+def test_staff_creates_a_session_from_the_form(client_for, staff_user):
+    room, topic = RoomFactory(capacity=8), TopicFactory()
+    day = clinic_today() + datetime.timedelta(days=3)
+    response = client_for(staff_user).post(
+        "/sessions/new/",
+        {
+            "kind": "group",
+            "date": day.isoformat(),
+            "start_time": "10:00",
+            "duration_minutes": "90",
+            "topic": topic.pk,
+            "modality": "in_person",
+            "room": room.pk,
+            "facilitators": [staff_user.pk],
+        },
+    )
+    session = TherapySession.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{session.pk}/"
+    assert local(session.start) == make_local(day, datetime.time(10))
+    assert session.capacity == 8 and session.minutes == 90
+
+
+def test_double_booking_on_the_form_names_the_conflicting_session(
+    client_for, staff_user, session
+):
+    start = local(session.start)
+    response = client_for(staff_user).post(
+        "/sessions/new/",
+        {
+            "kind": "group",
+            "date": start.date().isoformat(),
+            "start_time": "19:00",
+            "duration_minutes": "60",
+            "modality": "in_person",
+            "room": session.room_id,
+            "facilitators": [staff().pk],
+        },
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "is already booked at that time" in body
+    assert f"session {session.pk}" in body
+    assert TherapySession.objects.count() == 1
+
+
+def test_bad_input_on_the_session_form_is_a_message_not_an_error(
+    client_for, staff_user
+):
+    response = client_for(staff_user).post(
+        "/sessions/new/",
+        {"kind": "group", "date": "not a date", "modality": "telehealth"},
+    )
+    assert response.status_code == 200
+    assert "A telehealth session needs its link." in response.content.decode()
+
+
+def test_adding_a_patient_not_admitted_shows_why(client_for, staff_user, session):
+    patient = PatientFactory(first_name="Rita", last_name="Moss")
+    response = client_for(staff_user).post(
+        f"/sessions/{session.pk}/participants/add/", {"patient": patient.pk}
+    )
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Rita Moss cannot be scheduled" in body
+    assert not Participant.objects.filter(patient=patient).exists()
+
+
+def test_staff_adds_and_removes_a_participant(client_for, staff_user, session):
+    patient = AdmittedPatientFactory()
+    client = client_for(staff_user)
+    response = client.post(
+        f"/sessions/{session.pk}/participants/add/", {"patient": patient.pk}
+    )
+    assert response.status_code == 302
+    assert Participant.objects.filter(session=session, patient=patient).exists()
+    client.post(f"/sessions/{session.pk}/participants/{patient.pk}/remove/")
+    assert not Participant.objects.filter(session=session, patient=patient).exists()
+
+
+def test_edit_this_and_following_through_the_form(client_for, staff_user, series):
+    sessions = list(series.sessions.order_by("start"))
+    response = client_for(staff_user).post(
+        f"/sessions/{sessions[1].pk}/edit/",
+        {
+            "scope": "following",
+            "start_time": "10:00",
+            "duration_minutes": "120",
+            "modality": "in_person",
+            "room": sessions[1].room_id,
+            "facilitators": [staff_user.pk],
+        },
+    )
+    assert response.status_code == 302
+    times = [local(s.start).time() for s in series.sessions.order_by("start")]
+    assert times == [datetime.time(9)] + [datetime.time(10)] * 3
+
+
+def test_cancel_one_occurrence_through_the_form(client_for, staff_user, series):
+    sessions = list(series.sessions.order_by("start"))
+    client_for(staff_user).post(
+        f"/sessions/{sessions[2].pk}/cancel/",
+        {"scope": "one", "reason": "Holiday"},
+    )
+    statuses = list(series.sessions.order_by("start").values_list("status", flat=True))
+    assert statuses == ["scheduled", "scheduled", "cancelled", "scheduled"]
+
+
+def test_series_page_adds_a_patient_from_a_date(client_for, staff_user, series):
+    patient = AdmittedPatientFactory()
+    sessions = list(series.sessions.order_by("start"))
+    from_date = local(sessions[1].start).date()
+    response = client_for(staff_user).post(
+        f"/sessions/series/{series.pk}/",
+        {"action": "add", "patient": patient.pk, "from_date": from_date.isoformat()},
+    )
+    assert response.status_code == 302
+    enrolled = set(
+        Participant.objects.filter(patient=patient).values_list("session_id", flat=True)
+    )
+    assert enrolled == {s.pk for s in sessions[1:]}
+
+
+def test_series_create_form_makes_every_occurrence(client_for, staff_user):
+    room, topic = RoomFactory(capacity=10), TopicFactory()
+    patient = AdmittedPatientFactory()
+    start = clinic_today() + datetime.timedelta(days=1)
+    response = client_for(staff_user).post(
+        "/sessions/series/new/",
+        {
+            "kind": "group",
+            "topic": topic.pk,
+            "weekdays": ["0", "2", "3"],
+            "start_time": "18:00",
+            "duration_minutes": "180",
+            "starts_on": start.isoformat(),
+            "occurrences": "6",
+            "modality": "in_person",
+            "room": room.pk,
+            "facilitators": [staff_user.pk],
+            "patients": [patient.pk],
+        },
+    )
+    assert response.status_code == 302
+    assert TherapySession.objects.count() == 6
+    assert Participant.objects.filter(patient=patient).count() == 6
+
+
+def test_staff_topic_page_adds_and_retires_topics(client_for, staff_user):
+    client = client_for(staff_user)
+    client.post("/sessions/topics/", {"name": "Grief and loss", "active": "on"})
+    topic = TopicFactory._meta.model.objects.get(name="Grief and loss")
+    client.post("/sessions/topics/", {"topic": topic.pk, "name": "Grief and loss"})
+    topic.refresh_from_db()
+    assert topic.active is False
+    response = client.post("/sessions/topics/", {"name": "grief and LOSS"})
+    assert "already exists" in response.content.decode()
+
+
+# -------------------------------------------------------------------- feeds
+
+
+def test_patient_feed_shows_time_kind_modality_only(client_for, staff_user, session):
+    patient = session.participants.first().patient
+    other = AdmittedPatientFactory(first_name="Zed", last_name="Quill")
+    enrol(session, other)
+    feed = svc.calendar_feed_regenerate(actor=staff_user, patient=patient)
+    response = client_for(None).get(f"/sessions/feed/{feed.token}.ics")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/calendar")
+    assert "SUMMARY:Group session (In person)" in body
+    assert f"DTSTART:{session.start.astimezone(datetime.UTC):%Y%m%dT%H%M%SZ}" in body
+    assert session.topic.name not in body
+    assert "Zed" not in body and "Quill" not in body and patient.last_name not in body
+    assert session.room.name not in body
+
+
+def test_facilitator_feed_and_regenerating_kills_the_old_link(
+    client_for, staff_user, session
+):
+    client = client_for(staff_user)
+    client.post("/sessions/feed/")
+    old = CalendarFeed.objects.get(user=staff_user).token
+    assert client_for(None).get(f"/sessions/feed/{old}.ics").status_code == 200
+    client = client_for(staff_user)
+    client.post("/sessions/feed/")
+    new = CalendarFeed.objects.get(user=staff_user).token
+    assert new != old
+    assert client_for(None).get(f"/sessions/feed/{old}.ics").status_code == 404
+    body = client_for(None).get(f"/sessions/feed/{new}.ics").content.decode()
+    assert f"UID:session-{session.pk}@" in body
+
+
+def test_feed_with_a_wrong_token_is_not_found(client_for):
+    assert client_for(None).get("/sessions/feed/nope.ics").status_code == 404
+
+
+def test_patient_feed_regenerate_redirects_only_to_this_site(
+    client_for, staff_user, session
+):
+    patient = session.participants.first().patient
+    response = client_for(staff_user).post(
+        f"/sessions/feed/patient/{patient.pk}/", {"next": "https://evil.test/"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == f"/patients/{patient.pk}/"
+    assert CalendarFeed.objects.filter(patient=patient).exists()
