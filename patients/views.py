@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import CLINICAL, DOCTOR, FRONT_DESK, has_role, require_role
 from core.timeutil import clinic_today
+from sessions.selectors import scheduling as scheduling_selectors
 
 from . import forms, selectors, services
 from .models import AdmissionRequest
@@ -31,6 +32,11 @@ def _form_error(form, exc):
     else:
         for message in exc.messages:
             form.add_error(None, message)
+
+
+def _posted(request):
+    """The POST data to bind, or None on GET (an empty POST is still a submission)."""
+    return request.POST if request.method == "POST" else None
 
 
 def _pdf_response(data, filename):
@@ -67,7 +73,7 @@ def patient_list(request):
 @require_role(*FRONT_DESK)
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
-    form = forms.PatientForm(request.POST or None)
+    form = forms.PatientForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.patient_create(
@@ -93,7 +99,7 @@ def patient_create(request):
 @require_http_methods(["GET", "POST"])
 def patient_edit(request, pk):
     patient = selectors.patient_get(pk=pk, user=request.user)
-    form = forms.PatientForm(request.POST or None, instance=patient)
+    form = forms.PatientForm(_posted(request), instance=patient)
     if request.method == "POST" and form.is_valid():
         try:
             services.patient_update(
@@ -119,12 +125,16 @@ def patient_edit(request, pk):
 def patient_detail(request, pk):
     context = selectors.patient_detail(pk=pk, user=request.user)
     context["can_manage"] = has_role(request.user, *FRONT_DESK)
+    context["schedule"] = scheduling_selectors.patient_schedule(
+        patient=context["patient"]
+    )
+    context["can_schedule"] = context["can_manage"]
     return render(request, "patients/detail.html", context)
 
 
 def _status_view(request, pk, form_class, action, title, initial=None):
     patient = selectors.patient_get(pk=pk, user=request.user)
-    form = form_class(request.POST or None, initial=initial)
+    form = form_class(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             action(patient, form.cleaned_data)
@@ -196,7 +206,7 @@ def patient_discharge(request, pk):
 def admission_request_create(request, pk):
     patient = selectors.patient_get(pk=pk, user=request.user)
     form = forms.AdmissionRequestForm(
-        request.POST or None,
+        _posted(request),
         initial={
             "presenting_problems": patient.presenting_problems,
             "proposed_track": patient.track_id,
@@ -228,7 +238,7 @@ def admission_request_create(request, pk):
 def admission_request_withdraw(request, pk):
     req = get_object_or_404(AdmissionRequest.objects.select_related("patient"), pk=pk)
     patient = selectors.patient_get(pk=req.patient_id, user=request.user)
-    form = forms.WithdrawForm(request.POST or None)
+    form = forms.WithdrawForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.admission_request_withdraw(
@@ -257,7 +267,7 @@ def approval_queue(request):
 
 def _decide(request, req_pk, supersedes=None):
     context = selectors.request_for_decision(pk=req_pk, user=request.user)
-    form = forms.DecisionForm(request.POST or None)
+    form = forms.DecisionForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -346,7 +356,7 @@ def decision_letter(request, pk):
 @require_http_methods(["GET", "POST"])
 def sponsor_create(request, pk):
     patient = selectors.patient_get(pk=pk, user=request.user)
-    form = forms.SponsorForm(request.POST or None)
+    form = forms.SponsorForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             sponsor = services.sponsor_create(
@@ -371,7 +381,7 @@ def sponsor_create(request, pk):
 def sponsor_edit(request, pk):
     sponsor = selectors.sponsor_get(pk=pk)
     patient = selectors.patient_get(pk=sponsor.patient_id, user=request.user)
-    form = forms.SponsorForm(request.POST or None, instance=sponsor)
+    form = forms.SponsorForm(_posted(request), instance=sponsor)
     if request.method == "POST" and form.is_valid():
         try:
             services.sponsor_update(
@@ -415,7 +425,7 @@ def consent_create(request, pk):
             expiry="discharge" if replaces.expires_on_discharge else "date",
             expires_on=replaces.expires_on,
         )
-    form = forms.ConsentForm(request.POST or None, initial=initial)
+    form = forms.ConsentForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         kwargs = form.service_kwargs()
         if kwargs is not None:
@@ -440,7 +450,7 @@ def consent_create(request, pk):
 def consent_revoke(request, pk):
     consent = selectors.consent_get(pk=pk)
     patient = selectors.patient_get(pk=consent.patient_id, user=request.user)
-    form = forms.RevokeForm(request.POST or None, initial={"on": clinic_today()})
+    form = forms.RevokeForm(_posted(request), initial={"on": clinic_today()})
     if request.method == "POST" and form.is_valid():
         try:
             services.consent_revoke(
