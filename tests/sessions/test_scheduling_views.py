@@ -497,3 +497,40 @@ def test_patient_feed_regenerate_redirects_only_to_this_site(
     assert response.status_code == 302
     assert response["Location"] == f"/patients/{patient.pk}/"
     assert CalendarFeed.objects.filter(patient=patient).exists()
+
+
+# ------------------------------------------------------------- patient page section
+
+
+def test_patient_page_shows_the_schedule_section(client_for, users, session):
+    patient = session.participants.first().patient
+    for role in ("staff", "doctor"):
+        response = client_for(users[role]).get(f"/patients/{patient.pk}/")
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert 'id="schedule"' in body
+        assert f"/sessions/{session.pk}/" in body
+        has_feed_button = "calendar link for the patient" in body
+        assert has_feed_button is (role == "staff")
+
+
+def test_discharge_through_the_patient_service_clears_future_sessions(
+    staff_user, session
+):
+    from patients import services as patient_services
+
+    patient = session.participants.first().patient
+    two_days_ago = session.start - datetime.timedelta(days=3)
+    old = enrol(
+        SessionFactory(
+            start=two_days_ago, end=two_days_ago + datetime.timedelta(hours=1)
+        ),
+        patient,
+    )
+    patient_services.patient_discharge(
+        patient=patient, actor=staff_user, on=clinic_today(), reason="completed"
+    )
+    remaining = Participant.objects.filter(patient=patient).values_list(
+        "session", flat=True
+    )
+    assert list(remaining) == [old.pk]
