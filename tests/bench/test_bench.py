@@ -1,0 +1,94 @@
+"""The bench command runs in the suite, so that it cannot rot.
+
+It runs here at a tiny size (seed_demo, then a 40-patient large clinic added to the
+same test database), with a real Celery worker, redis-server and SMTP sink for the
+alert pipeline. The budgets are checked by running the command, not here."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+ISSUE_PAGES = [
+    "staff dashboard",
+    "patient list",
+    "patient page",
+    "week calendar",
+    "session roster",
+    "compliance page",
+    "doctor's queue",
+    "doctor's dashboard",
+    "sponsor page",
+    "attendance letter PDF (6 months)",
+    "CSV export (1 month)",
+]
+ROLES = {
+    "doctor's queue": "doctor",
+    "doctor's dashboard": "doctor",
+    "sponsor page": "sponsor",
+}
+
+
+def run_bench(*args):
+    out = io.StringIO()
+    call_command("bench", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_bench_json_measures_every_page_of_the_issue_at_both_sizes():
+    data = json.loads(
+        run_bench(
+            "--here",
+            "--json",
+            "--repeat=3",
+            "--warmup=1",
+            "--alerts=12",
+            "--worker-concurrency=2",
+            "--large-patients=40",
+            "--large-weeks=2",
+        )
+    )
+
+    assert set(data) == {"floor_ms", "pages", "alerts", "letter_year_ms"}
+    assert data["floor_ms"] > 0
+    assert [page["name"] for page in data["pages"]] == ISSUE_PAGES
+    for page in data["pages"]:
+        assert page["role"] == ROLES.get(page["name"], "staff")
+        for size in ("small", "large"):
+            row = page[size]
+            assert set(row) == {"queries", "median_ms", "p95_ms"}
+            assert row["queries"] > 0, (page["name"], size)
+            assert 0 < row["median_ms"] <= row["p95_ms"], (page["name"], size)
+        ratio = page["large"]["median_ms"] / data["floor_ms"]
+        assert page["ratio_to_floor"] == pytest.approx(ratio, rel=0.01, abs=0.01)
+    alerts = data["alerts"]
+    assert alerts["count"] == 12
+    assert alerts["seconds"] > 0
+    assert alerts["per_second"] == pytest.approx(12 / alerts["seconds"], rel=0.05)
+    assert data["letter_year_ms"] > 0
+
+
+@pytest.mark.django_db
+def test_seed_large_refuses_the_applications_own_database():
+    with pytest.raises(CommandError, match="refusing"):
+        call_command(
+            "seed_large",
+            "--database-url=postgres://postgres@127.0.0.1:5432/iop",
+            stdout=io.StringIO(),
+        )
+
+
+@pytest.mark.django_db
+def test_bench_fails_loudly_when_a_page_has_no_url(monkeypatch):
+    from core.bench import pages
+
+    def broken(subjects):
+        return [pages.Page("patient list", "staff", "patients:no_such_page")]
+
+    monkeypatch.setattr(pages, "key_pages", broken)
+    monkeypatch.setattr("core.management.commands.bench.key_pages", broken)
+    with pytest.raises(CommandError, match="no URL named 'patients:no_such_page'"):
+        run_bench("--here", "--small-only", "--repeat=1", "--alerts=1")
