@@ -34,6 +34,8 @@ RUN SECRET_KEY=collectstatic-at-build-time-only-never-used-to-sign-anything-0000
  && chmod +x docker/entrypoint.sh
 
 USER iop
+# fontconfig (WeasyPrint) keeps its cache here: the app folder is read-only to iop.
+ENV XDG_CACHE_HOME=/tmp/cache
 EXPOSE 8000
 ENTRYPOINT ["/app/docker/entrypoint.sh"]
 CMD ["web"]

@@ -33,6 +33,7 @@ run: setup
 	$(PY) manage.py seed_demo && \
 	$(PY) manage.py collectstatic --noinput -v0 && \
 	echo "" && echo "  Open http://127.0.0.1:$(PORT) and log in with a demo login above." && \
+	echo "  Two-factor code for the clinic logins: make demo-code (in another terminal)." && \
 	echo "  Mail goes to .data/mail/ (one .eml file per message) unless EMAIL_HOST is set." && \
 	echo "  Ctrl-C stops web, worker and beat." && echo "" && \
 	$(VENV)/bin/honcho -f Procfile.dev start -p $(PORT) || [ $$? -eq 130 ]
