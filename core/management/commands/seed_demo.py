@@ -30,4 +30,6 @@ def demo_steps():
     """Each app's demo data, in dependency order. Each step takes keyword
     arguments users (by email), program (rooms, tracks, topics) and stdout, and is
     safe to run again."""
-    return []
+    from patients.demo import seed_patients
+
+    return [seed_patients]
