@@ -290,12 +290,11 @@ def use_broker(url):
     old = app.conf.broker_url
 
     def repoint(new):
-        if app._pool is not None:
-            with contextlib.suppress(Exception):
-                app._pool.force_close_all()
+        from kombu import pools
+
+        pools.reset()  # close and forget every pooled broker connection
         app._pool = None
-        with contextlib.suppress(AttributeError):
-            app.amqp._producer_pool = None
+        app.amqp._producer_pool = None
         app.conf.broker_url = new
 
     repoint(url)
