@@ -1,0 +1,123 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.mfa import current_totp_code
+from tests.conftest import browser_login
+
+from .conftest import enrol
+
+
+def test_pages_carry_a_strict_content_security_policy(client_for, users):
+    response = client_for(users["staff"]).get("/dashboard/staff/")
+    policy = response.headers["Content-Security-Policy"]
+    directives = dict(
+        (part.split()[0], part.split()[1:])
+        for part in policy.split(";")
+        if part.strip()
+    )
+    assert directives["script-src"] == ["'self'"]
+    assert directives["default-src"] == ["'self'"]
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["object-src"] == ["'none'"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+
+
+def test_security_headers(client_for, users):
+    response = client_for(users["staff"]).get("/dashboard/staff/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+def test_login_page_carries_the_policy_too(client):
+    response = client.get("/accounts/login/")
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_htmx_is_told_not_to_inject_inline_styles(client_for, users):
+    html = client_for(users["staff"]).get("/dashboard/staff/").content.decode()
+    assert (
+        '<meta name="htmx-config" content=\'{"includeIndicatorStyles": false}\'>'
+        in html
+    )
+
+
+def test_production_cookies_and_hsts():
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="iop.settings.production",
+        SECRET_KEY="k" * 20 + "a-long-random-production-secret-0123456789",
+    )
+    code = (
+        "import json, django; django.setup(); from django.conf import settings as s;"
+        "print(json.dumps([s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
+        " s.SESSION_COOKIE_HTTPONLY, s.SECURE_HSTS_SECONDS, s.SECURE_SSL_REDIRECT,"
+        " s.X_FRAME_OPTIONS, s.SECURE_REFERRER_POLICY, s.MFA_REQUIRED_ROLES,"
+        " s.SESSION_LIMITS_ENFORCED]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    values = json.loads(result.stdout.strip().splitlines()[-1])
+    assert values[:3] == [True, True, True]
+    assert values[3] >= 31536000
+    assert values[4] is True
+    assert values[5:7] == ["DENY", "same-origin"]
+    assert set(values[7]) == {"Administrator", "Doctor", "Clinic staff"}
+    assert values[8] is True
+
+
+@pytest.mark.browser
+def test_browser_enrolment_login_and_session_warning_without_csp_violations(
+    page, staff_user, security_on
+):
+    security_on.SESSION_IDLE_MINUTES_STAFF = 2
+    violations = []
+    page.on(
+        "console",
+        lambda msg: (
+            violations.append(msg.text)
+            if "Content Security Policy" in msg.text or "Refused to" in msg.text
+            else None
+        ),
+    )
+    page.clock.install()
+    # First login: sent to enrolment, scan (read) the key, activate.
+    browser_login(page, staff_user.email)
+    assert "/accounts/2fa/totp/activate/" in page.url
+    secret = page.locator("#totp-secret").inner_text().strip()
+    page.get_by_label("Authenticator code").fill(current_totp_code(secret))
+    page.get_by_role("button", name="Activate").click()
+    page.wait_for_load_state("networkidle")
+    assert "recovery-codes" in page.url
+    page.goto("/dashboard/staff/")
+    assert page.evaluate("typeof window.htmx") == "object"
+    assert page.evaluate("window.iopSession.secondsLeft()") > 100
+    # A minute before the idle limit the warning appears; "Stay" restarts it.
+    page.clock.fast_forward("01:05")
+    dialog = page.get_by_role("alertdialog")
+    dialog.wait_for()
+    assert "logged out in" in dialog.inner_text()
+    dialog.get_by_role("button", name="Stay logged in").click()
+    # (wait_for_function would need 'unsafe-eval'; poll with evaluate instead)
+    for _ in range(50):
+        if page.evaluate("window.iopSession.secondsLeft()") > 100:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate("window.iopSession.secondsLeft()") > 100
+    expect(dialog).to_be_hidden()
+    assert violations == []
+
+
+@pytest.mark.browser
+def test_browser_login_with_an_enrolled_authenticator(page, doctor_user, security_on):
+    secret = enrol(doctor_user)
+    browser_login(page, doctor_user.email, totp_secret=secret)
+    assert page.url.endswith("/dashboard/doctor/")
