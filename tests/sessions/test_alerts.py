@@ -566,3 +566,64 @@ def test_send_missed_alerts_command_can_queue_instead(settings):
         svc.alerts_enqueue = original
     assert "pending alerts queued: 1" in out.getvalue()
     assert sent == list(Alert.objects.values_list("pk", flat=True))
+
+
+# --- wiring --------------------------------------------------------------------
+
+
+def test_beat_runs_the_sweep_every_minute(settings):
+    from iop.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-alerts"]
+    assert entry["task"] == "therapy_sessions.sweep_alerts"
+    assert entry["schedule"] == 60.0
+    app.loader.import_default_modules()
+    assert "therapy_sessions.sweep_alerts" in app.tasks
+    assert "therapy_sessions.deliver_alert" in app.tasks
+
+
+def test_delivery_task_acks_late_and_retries_temporary_errors_a_capped_number():
+    from sessions.tasks import deliver_alert
+
+    assert deliver_alert.name == "therapy_sessions.deliver_alert"
+    assert deliver_alert.acks_late is True
+    assert deliver_alert.reject_on_worker_lost is True
+    assert svc.RetryLater in deliver_alert.autoretry_for
+    assert deliver_alert.retry_backoff
+    assert 0 < deliver_alert.max_retries <= 50
+
+
+def test_sweep_task_returns_a_summary_without_patient_data(smtp_settings):
+    from sessions.tasks import sweep_alerts
+
+    consent = consented()
+    miss(consent.patient, mark=False)
+    original = svc.alerts_enqueue
+    svc.alerts_enqueue = lambda *, alert_ids: len(alert_ids)
+    try:
+        summary = sweep_alerts.run()
+    finally:
+        svc.alerts_enqueue = original
+    assert summary.startswith("missed-session alerts created: 1;")
+    assert consent.patient.first_name not in summary
+
+
+def test_reminder_sms_is_short_and_says_when_and_how(sms_provider):
+    patient = AdmittedPatientFactory(
+        reminders_opt_in=True, email="", first_name="Robin", phone="+15550102222"
+    )
+    today = clinic_today()
+    session = SessionFactory(
+        start=make_local(today + datetime.timedelta(1), datetime.time(9, 30)),
+        end=make_local(today + datetime.timedelta(1), datetime.time(12, 30)),
+    )
+    enrol(session, patient)
+    alert = Alert.objects.create(
+        kind="reminder", session=session, patient=patient, channel="sms"
+    )
+    with time_machine.travel(_at_local(12), tick=False):
+        assert svc.alert_deliver(alert_id=alert.pk) == "sent"
+    (body,) = sms_provider.bodies()
+    assert len(body) <= 160
+    assert "tomorrow" in body and "9:30AM" in body and "in person" in body
+    assert session.topic.name not in body
