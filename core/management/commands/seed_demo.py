@@ -31,5 +31,7 @@ def demo_steps():
     arguments users (by email), program (rooms, tracks, topics) and stdout, and is
     safe to run again."""
     from patients.demo import seed_patients
+    from sessions.demo import seed_schedule
 
-    return [seed_patients]
+    # The patients step (admitted demo patients) goes before the schedule.
+    return [seed_patients, seed_schedule]
