@@ -39,7 +39,47 @@ def attendance_letter_pdf(
     against target, a summary, the counselor's signature line and the 42 CFR 2.32
     notice."""
     data = attendance_letter_data(patient=patient, start=start, end=end)
+    data.update(_letter_lines(data))
     return _render("pdf/attendance_letter.html", data)
+
+
+# A year of sessions is about 150 rows. WeasyPrint lays out an HTML table cell by
+# cell (seconds for a year); a preformatted block in a monospaced font is one box
+# per line and keeps the letter well under a second. The columns are padded here.
+SESSION_HEAD = (
+    f"{'Date':<16}  {'Time':<17}  {'Session':<10} {'Mode':<10} {'Status':<27}"
+    f" {'Minutes':>14}"
+)
+WEEK_HEAD = f"{'Week (Mon-Sun)':<27} {'Hours':>6} {'Target':>7}  Result"
+
+
+def _time(dt):
+    return f"{dt:%I:%M %p}".lstrip("0")
+
+
+def _letter_lines(data):
+    sessions = [
+        f"{s['day']:%a %b %d, %Y}  "
+        f"{_time(s['start']) + '-' + _time(s['end']):<17}  "
+        f"{s['kind']:<10} {s['modality']:<10} {s['status']:<27} "
+        f"{s['minutes']:>5} of {s['scheduled_minutes']:>3}"
+        for s in data["sessions"]
+    ]
+    weeks = []
+    for w in data["weeks"]:
+        span = f"{w['monday']:%b %d, %Y} - {w['sunday']:%b %d}"
+        if w["partial"]:
+            span += " (part)"
+        result = "met" if w["met"] else "part week" if w["partial"] else "below target"
+        weeks.append(
+            f"{span:<27} {w['hours']:>6.1f} {w['target_hours']:>7.1f}  {result}"
+        )
+    return {
+        "session_head": SESSION_HEAD,
+        "session_lines": "\n".join(sessions),
+        "week_head": WEEK_HEAD,
+        "week_lines": "\n".join(weeks),
+    }
 
 
 def signin_sheet_pdf(*, session) -> bytes:

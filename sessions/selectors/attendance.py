@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.contrib.postgres.aggregates import StringAgg
 from django.db.models import (
     Case,
+    CharField,
     Count,
     Exists,
     F,
@@ -617,7 +618,7 @@ def attendance_export_rows(*, start, end):
     facilitators = (
         SessionFacilitator.objects.filter(session=OuterRef("session"))
         .values("session")
-        .annotate(names=StringAgg("user__full_name", delimiter="; ", ordering="id"))
+        .annotate(names=StringAgg("user__full_name", delimiter="; ", order_by="id"))
         .values("names")[:1]
     )
     return (
@@ -625,9 +626,15 @@ def attendance_export_rows(*, start, end):
         .exclude(session__status=TherapySession.Status.CANCELLED)
         .annotate(
             day=local_date("start"),
-            status=Coalesce(Subquery(mark.values("status")[:1]), Value("unmarked")),
+            status=Coalesce(
+                Subquery(mark.values("status")[:1]),
+                Value("unmarked"),
+                output_field=CharField(),
+            ),
             attended=Coalesce(Subquery(mark.values("minutes")[:1]), 0),
-            facilitator_names=Coalesce(Subquery(facilitators), Value("")),
+            facilitator_names=Coalesce(
+                Subquery(facilitators), Value(""), output_field=CharField()
+            ),
             scheduled=Epoch(F("end") - F("start")) / 60,
         )
         .select_related("session", "patient")
