@@ -44,10 +44,9 @@ def test_sponsor_without_mfa_is_not_forced_to_enrol(client, sponsor_user):
 
 def test_enrolment_with_the_right_code_opens_the_app(client, staff_user):
     _password_login(client, staff_user)
-    page = client.get("/accounts/2fa/totp/activate/", follow=True)
-    if page.redirect_chain and "reauthenticate" in page.redirect_chain[-1][0]:
-        client.post(page.redirect_chain[-1][0], {"password": PASSWORD})
-        page = client.get("/accounts/2fa/totp/activate/")
+    # Right after logging in, the first enrolment asks no second password.
+    page = client.get("/accounts/2fa/totp/activate/")
+    assert page.status_code == 200
     secret = page.context["form"].secret
     wrong = client.post("/accounts/2fa/totp/activate/", {"code": "000000"})
     assert wrong.status_code == 200
@@ -134,3 +133,16 @@ def test_verify_totp_accepts_the_current_code_once(doctor_user):
 
 def test_verify_totp_refuses_users_without_mfa(doctor_user):
     assert verify_totp(user=doctor_user, code="123456") is False
+
+
+def test_enrolling_later_asks_for_the_password_again(client, sponsor_user):
+    import datetime as dt
+
+    import time_machine
+
+    with time_machine.travel(dt.datetime(2026, 3, 2, 14, tzinfo=dt.UTC)) as clock:
+        _password_login(client, sponsor_user)
+        clock.shift(dt.timedelta(minutes=10))
+        response = client.get("/accounts/2fa/totp/activate/")
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/reauthenticate/")
