@@ -178,3 +178,11 @@ def test_pagination_keeps_filters(client_for, staff_user):
     finally:
         views.PAGE_SIZE = original
     assert "state=failed&amp;page=2" in html
+
+
+def test_staff_dashboard_counts_failed_alerts_and_links_to_them(client_for, staff_user):
+    make_alert("failed", last_error="boom")
+    make_alert("sent")
+    html = client_for(staff_user).get("/dashboard/staff/").content.decode()
+    assert "1 failed" in html
+    assert 'href="/alerts/?state=failed"' in html
