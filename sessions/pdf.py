@@ -5,30 +5,13 @@ disclosure; this module only renders."""
 
 import datetime
 
-from django.conf import settings
-from django.template.loader import render_to_string
-
-from core.timeutil import clinic_now, local
-from patients.models import PART2_NOTICE
+from core.timeutil import local
+from patients.pdf import render_pdf
 from sessions.selectors.attendance import attendance_letter_data, session_signin_data
 
 
-def _context(**extra):
-    return {
-        "CLINIC_NAME": settings.CLINIC_NAME,
-        "CLINIC_ADDRESS": settings.CLINIC_ADDRESS,
-        "CLINIC_PHONE": settings.CLINIC_PHONE,
-        "PART2_NOTICE": PART2_NOTICE,
-        "printed_at": clinic_now(),
-        **extra,
-    }
-
-
 def _render(template_name, context):
-    import weasyprint
-
-    html = render_to_string(template_name, _context(**context))
-    return weasyprint.HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+    return render_pdf(template_name, context)
 
 
 def attendance_letter_pdf(
