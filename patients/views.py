@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import CLINICAL, DOCTOR, FRONT_DESK, has_role, require_role
 from core.timeutil import clinic_today
+from sessions.selectors import attendance as attendance_selectors
 from sessions.selectors import scheduling as scheduling_selectors
 
 from . import forms, selectors, services
@@ -129,6 +130,9 @@ def patient_detail(request, pk):
         patient=context["patient"]
     )
     context["can_schedule"] = context["can_manage"]
+    context["hours"] = attendance_selectors.patient_hours_section(
+        patient=context["patient"]
+    )
     return render(request, "patients/detail.html", context)
 
 
