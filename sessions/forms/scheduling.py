@@ -275,7 +275,7 @@ class SeriesPatientForm(forms.Form):
     )
     patient = PatientField(queryset=None)
     from_date = forms.DateField(
-        label="From", widget=forms.DateInput(attrs={"type": "date"})
+        label="Starting on", widget=forms.DateInput(attrs={"type": "date"})
     )
 
     def __init__(self, *args, **kwargs):
