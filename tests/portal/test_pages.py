@@ -1,0 +1,516 @@
+"""The sponsor's pages: what they show, what they never show, the disclosure log,
+consent ending, preferences and the fixed number of queries."""
+
+import datetime
+import io
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from core.models import AuditEvent, ClinicSettings
+from core.timeutil import clinic_today
+from patients.models import PART2_NOTICE, Consent, Disclosure, Patient, Sponsor
+from sessions.models import Attendance, FamilyMember, Modality
+from tests.factories import RoomFactory, TopicFactory, enrol
+from tests.portal.conftest import (
+    attended,
+    consented_patient,
+    sent_alert,
+    sponsor_login,
+    upcoming,
+)
+
+
+def _get(client, user, url, **extra):
+    client.force_login(user)
+    return client.get(url, **extra)
+
+
+# --- what the card shows ---
+
+
+def test_the_card_shows_attendance_next_sessions_and_alerts_and_nothing_else(
+    client, sponsor, consent
+):
+    patient = consent.patient
+    patient.presenting_problems = ["gambling"]
+    patient.save()
+    miss = attended(patient, hours_ago=30, status=Attendance.Status.UNEXCUSED)
+    attended(patient, hours_ago=60)
+    room = RoomFactory(name="Room Sunflower 12")
+    topic = TopicFactory(name="Cravings and triggers")
+    nxt = upcoming(patient, days=2)
+    nxt.room, nxt.topic = room, topic
+    nxt.save()
+    classmate = consented_patient(sponsor_login("x@x.test"), last_name="Classmate")
+    enrol(nxt, classmate.patient)
+    sent_alert(consent, miss.session)
+
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert patient.last_name in body
+    assert "Missed" in body and f"{timezone.localtime(miss.session.start):%b %-d}" in (
+        body
+    )
+    assert "In person" in body
+    assert "Present" in body and "Unexcused absence" in body
+    assert "missed session on" in body  # the alert this sponsor received
+    for secret in (
+        "Sunflower",
+        "Cravings",
+        "Classmate",
+        "Gambling",
+        "gambling",
+        patient.record_number,
+        "1988",
+    ):
+        assert secret not in body, secret
+    assert PART2_NOTICE in body
+
+
+def test_hours_show_only_when_the_consent_covers_hours(client, sponsor):
+    plain = consented_patient(sponsor, last_name="Plainscope")
+    hours = consented_patient(
+        sponsor, last_name="Hourscope", scope=Consent.Scope.ATTENDANCE_HOURS
+    )
+    for c in (plain, hours):
+        attended(c.patient, hours_ago=1, minutes=150)
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    cards = {
+        name: next(part for part in body.split("<article")[1:] if name in part)
+        for name in ("Plainscope", "Hourscope")
+    }
+    plain_part, hours_part = cards["Plainscope"], cards["Hourscope"]
+    assert "Hours are not part of what" in plain_part
+    assert "h target" not in plain_part
+    assert "of 9.0 h target" in hours_part
+
+
+def test_this_weeks_hours_count_only_this_week(client, sponsor):
+    c = consented_patient(sponsor, scope=Consent.Scope.ATTENDANCE_HOURS)
+    monday = clinic_today() - datetime.timedelta(days=clinic_today().weekday())
+    hours_since_monday = (
+        timezone.now()
+        - timezone.make_aware(datetime.datetime.combine(monday, datetime.time()))
+    ).total_seconds() / 3600
+    attended(c.patient, hours_ago=hours_since_monday + 30, minutes=180)  # last week
+    if hours_since_monday > 4:
+        attended(c.patient, hours_ago=hours_since_monday - 3.5, minutes=120)
+        expected = "2.0 h"
+    else:
+        expected = "0.0 h"
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert f"<strong>{expected}</strong> of 9.0 h target" in body
+
+
+def test_a_session_left_unmarked_past_the_grace_period_counts_as_missed(
+    client, sponsor, consent
+):
+    from tests.factories import past_session
+
+    session = past_session(hours_ago=5)
+    enrol(session, consent.patient)
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert f"{timezone.localtime(session.start):%b %-d, %Y}" in body
+    assert "None since the consent began" not in body
+
+
+def test_history_before_the_consent_is_not_shown(client, sponsor):
+    c = consented_patient(sponsor)
+    c.effective_on = clinic_today() - datetime.timedelta(days=2)
+    c.signed_on = c.effective_on
+    c.save()
+    old = attended(c.patient, hours_ago=24 * 10, status=Attendance.Status.UNEXCUSED)
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert f"{timezone.localtime(old.session.start):%b %-d, %Y}" not in body
+    assert "None since the consent began" in body
+
+
+def test_family_sessions_the_sponsor_is_invited_to_are_marked(client, sponsor, consent):
+    family = upcoming(consent.patient, days=4)
+    family.kind = "family"
+    family.topic = None
+    family.capacity = 1
+    family.modality = Modality.TELEHEALTH
+    family.room = None
+    family.telehealth_url = "https://video.clinic.test/room-77"
+    family.save()
+    FamilyMember.objects.create(
+        session=family,
+        name=consent.sponsor.full_name,
+        relationship="sponsor",
+        sponsor=consent.sponsor,
+    )
+    upcoming(consent.patient, days=2)  # a group session, not theirs
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert body.count("You are invited (family session)") == 1
+    assert "Family sessions you are invited to" in body
+    assert "Telehealth" in body
+    assert "room-77" not in body
+
+
+def test_history_is_paginated_and_htmx_gets_the_fragment(client, sponsor, consent):
+    for i in range(23):
+        attended(consent.patient, hours_ago=6 + 4 * i)
+    url = f"/sponsor/patients/{consent.patient_id}/"
+    page1 = _get(client, sponsor, url).content.decode()
+    assert "Page 1 of 3" in page1
+    page3 = client.get(url + "?page=3").content.decode()
+    assert "Page 3 of 3" in page3 and page3.count("badge ok") == 3
+    fragment = client.get(url + "?page=2", HTTP_HX_REQUEST="true")
+    html = fragment.content.decode()
+    assert "<html" not in html and "Page 2 of 3" in html
+    assert PART2_NOTICE in html
+    assert "HX-Request" in fragment["Vary"]
+    home = client.get("/sponsor/").content.decode()
+    assert "Older attendance" in home
+    assert client.get(url + "?page=abc").status_code == 200
+
+
+def test_pages_are_not_cached_by_the_browser(client, sponsor, consent):
+    response = _get(client, sponsor, "/sponsor/")
+    assert "no-store" in response["Cache-Control"]
+
+
+# --- the disclosure log ---
+
+
+def _disclosures():
+    return list(Disclosure.objects.order_by("id"))
+
+
+@pytest.mark.parametrize(
+    "url, channel",
+    [
+        ("/sponsor/", "portal"),
+        ("/sponsor/patients/{pk}/", "portal"),
+        ("/sponsor/patients/{pk}/?page=2", "portal"),
+        ("/sponsor/patients/{pk}/letter/", "portal"),
+        ("/sponsor/patients/{pk}/letter/?start=2000-01-01&end=2000-01-02", "portal"),
+    ],
+)
+def test_each_view_writes_exactly_one_disclosure(
+    client, sponsor, consent, url, channel
+):
+    attended(consent.patient, hours_ago=30)
+    response = _get(client, sponsor, url.format(pk=consent.patient_id))
+    assert response.status_code in (200, 400)
+    assert PART2_NOTICE in response.content.decode()
+    [row] = _disclosures()
+    assert row.patient_id == consent.patient_id
+    assert row.consent_id == consent.pk
+    assert row.sponsor_id == consent.sponsor_id
+    assert row.channel == channel
+    assert sponsor.email in row.recipient and consent.sponsor.full_name in row.recipient
+    assert row.what and abs(row.at - timezone.now()) < datetime.timedelta(minutes=1)
+
+
+def test_the_htmx_history_fragment_writes_one_disclosure(client, sponsor, consent):
+    _get(
+        client,
+        sponsor,
+        f"/sponsor/patients/{consent.patient_id}/?page=1",
+        HTTP_HX_REQUEST="true",
+    )
+    [row] = _disclosures()
+    assert "page 1" in row.what
+
+
+def test_the_letter_download_writes_one_pdf_disclosure(client, sponsor, consent):
+    from pypdf import PdfReader
+
+    attended(consent.patient, hours_ago=30)
+    start = consent.effective_on
+    end = clinic_today()
+    response = _get(
+        client,
+        sponsor,
+        f"/sponsor/patients/{consent.patient_id}/letter/?start={start}&end={end}",
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert "attachment" in response["Content-Disposition"]
+    text = "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages
+    )
+    assert consent.patient.last_name in text
+    assert "42 CFR part 2" in " ".join(text.split())
+    [row] = _disclosures()
+    assert row.channel == "pdf" and row.consent_id == consent.pk
+    assert f"{start:%Y-%m-%d} to {end:%Y-%m-%d}" in row.what
+
+
+def test_a_home_page_with_two_patients_logs_one_disclosure_per_patient(client, sponsor):
+    a = consented_patient(sponsor, last_name="Alpha")
+    b = consented_patient(sponsor, last_name="Beta")
+    _get(client, sponsor, "/sponsor/")
+    rows = _disclosures()
+    assert sorted((r.patient_id, r.consent_id) for r in rows) == sorted(
+        [(a.patient_id, a.pk), (b.patient_id, b.pk)]
+    )
+
+
+def test_pages_without_patient_data_log_no_disclosure(client, sponsor):
+    _get(client, sponsor, "/sponsor/")
+    client.get("/sponsor/preferences/")
+    assert _disclosures() == []
+
+
+def test_a_refused_patient_logs_no_disclosure(client, sponsor, consent):
+    other = consented_patient(sponsor_login("o@x.test"))
+    _get(client, sponsor, f"/sponsor/patients/{other.patient_id}/")
+    assert _disclosures() == []
+
+
+# --- letters ---
+
+
+@pytest.mark.parametrize(
+    "start, end, message",
+    [
+        (-40, -1, "only the days the consent covers"),
+        (-5, 2, "only the days the consent covers"),
+        (-1, -5, "start date is after the end date"),
+        ("yesterday", 0, "Enter a valid date"),
+    ],
+)
+def test_letter_dates_outside_the_consent_get_a_message(
+    client, sponsor, consent, start, end, message
+):
+    today = clinic_today()
+
+    def day(value):
+        return value if isinstance(value, str) else today + datetime.timedelta(value)
+
+    response = _get(
+        client,
+        sponsor,
+        f"/sponsor/patients/{consent.patient_id}/letter/"
+        f"?start={day(start)}&end={day(end)}",
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Disclosure.objects.get().channel == "portal"
+
+
+# --- consent ends, access ends ---
+
+
+def _visible(client, sponsor, consent):
+    home = client.get("/sponsor/").content.decode()
+    detail = client.get(f"/sponsor/patients/{consent.patient_id}/")
+    letter = client.get(
+        f"/sponsor/patients/{consent.patient_id}/letter/"
+        f"?start={consent.effective_on}&end={clinic_today()}"
+    )
+    shown = consent.patient.last_name in home
+    assert (detail.status_code == 200) == shown
+    assert (letter.status_code == 200) == shown
+    return shown
+
+
+def test_revocation_takes_effect_on_the_next_request(client, sponsor, consent):
+    client.force_login(sponsor)
+    assert _visible(client, sponsor, consent)
+    consent.revoked_on = clinic_today()
+    consent.revoked_how = "Signed note at the front desk"
+    consent.revoked_recorded_by = consent.witnessed_by
+    consent.save()
+    assert not _visible(client, sponsor, consent)
+    home = client.get("/sponsor/").content.decode()
+    assert "There is nothing to show right now" in home
+    assert "(555) 010-4400" in home
+
+
+def test_expiry_takes_effect_on_the_next_request(client, sponsor, consent):
+    consent.expires_on = clinic_today()
+    consent.save()
+    client.force_login(sponsor)
+    assert _visible(client, sponsor, consent)
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=1)):
+        assert not _visible(client, sponsor, consent)
+
+
+def test_a_consent_ending_at_discharge_ends_when_the_patient_is_discharged(
+    client, sponsor, consent
+):
+    consent.expires_on_discharge = True
+    consent.save()
+    client.force_login(sponsor)
+    assert _visible(client, sponsor, consent)
+    Patient.objects.filter(pk=consent.patient_id).update(
+        status=Patient.Status.DISCHARGED,
+        discharged_on=clinic_today(),
+        discharge_reason=Patient.DischargeReason.COMPLETED,
+    )
+    assert not _visible(client, sponsor, consent)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"scope": Consent.Scope.ENROLLMENT},
+        {"effective_on": "future"},
+    ],
+)
+def test_consents_not_covering_attendance_today_show_nothing(
+    client, sponsor, consent, change
+):
+    if change.get("effective_on") == "future":
+        change = {
+            "effective_on": clinic_today() + datetime.timedelta(days=3),
+            "signed_on": clinic_today(),
+        }
+    Consent.objects.filter(pk=consent.pk).update(**change)
+    client.force_login(sponsor)
+    assert not _visible(client, sponsor, consent)
+
+
+def test_another_sponsors_consent_for_the_same_patient_does_not_help(client, sponsor):
+    own = consented_patient(sponsor)
+    own.revoked_on = clinic_today()
+    own.revoked_how = "Phone call confirmed in writing"
+    own.revoked_recorded_by = own.witnessed_by
+    own.save()
+    from tests.factories import ConsentFactory, SponsorFactory
+
+    ConsentFactory(sponsor=SponsorFactory(patient=own.patient))  # someone else's
+    client.force_login(sponsor)
+    assert not _visible(client, sponsor, own)
+
+
+# --- preferences ---
+
+
+def test_preferences_update_every_entry_and_are_audited(client, sponsor):
+    a = consented_patient(sponsor)
+    b = consented_patient(sponsor)
+    client.force_login(sponsor)
+    response = client.post(
+        "/sponsor/preferences/", {"channel": "both", "phone": "(555) 777-1212"}
+    )
+    assert response.status_code == 302
+    for entry in Sponsor.objects.filter(pk__in=[a.sponsor_id, b.sponsor_id]):
+        assert entry.preferred_channel == "both"
+        assert entry.phone == "(555) 777-1212"
+    events = AuditEvent.objects.filter(model="patients.Sponsor", action="update")
+    assert sorted(e.patient_id for e in events) == sorted([a.patient_id, b.patient_id])
+    assert all("preferred_channel" in e.changed_fields for e in events)
+    assert all(e.user_id == sponsor.pk for e in events)
+    page = client.get("/sponsor/preferences/").content.decode()
+    assert "saved" in page and 'value="both" checked' in page.replace(
+        ' id="id_channel_2"', ""
+    ).replace('" required', '"')
+
+
+def test_preferences_unchanged_write_no_audit(client, sponsor, consent):
+    client.force_login(sponsor)
+    entry = consent.sponsor
+    client.post(
+        "/sponsor/preferences/",
+        {"channel": entry.preferred_channel, "phone": entry.phone},
+    )
+    assert not AuditEvent.objects.filter(model="patients.Sponsor").exists()
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"channel": "sms", "phone": ""}, "Text messages need a mobile phone"),
+        ({"channel": "both", "phone": "12"}, "7 to 15 digits"),
+        ({"channel": "sms", "phone": "555-CALL-NOW"}, "7 to 15 digits"),
+        ({"channel": "pigeon", "phone": ""}, "Select a valid choice"),
+    ],
+)
+def test_bad_preferences_get_a_message_and_change_nothing(
+    client, sponsor, consent, data, message
+):
+    client.force_login(sponsor)
+    response = client.post("/sponsor/preferences/", data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    entry = Sponsor.objects.get(pk=consent.sponsor_id)
+    assert entry.preferred_channel == "email" and entry.phone == "(555) 300-1000"
+
+
+# --- roles ---
+
+
+@pytest.mark.parametrize("role", ["staff", "doctor", "admin"])
+def test_clinic_roles_are_refused_on_the_sponsor_pages(client, users, role, consent):
+    client.force_login(users[role])
+    for url in (
+        "/sponsor/",
+        f"/sponsor/patients/{consent.patient_id}/",
+        f"/sponsor/patients/{consent.patient_id}/letter/",
+        "/sponsor/preferences/",
+    ):
+        assert client.get(url).status_code == 403, url
+    assert not Disclosure.objects.exists()
+
+
+def test_anonymous_visitors_go_to_login(client, consent):
+    for url in ("/sponsor/", f"/sponsor/patients/{consent.patient_id}/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.url.startswith("/accounts/login/")
+
+
+def test_the_home_page_sends_a_sponsor_to_their_page(client, sponsor):
+    response = _get(client, sponsor, "/")
+    assert response.url == "/sponsor/"
+
+
+def test_a_sponsor_may_use_the_account_pages(client, sponsor):
+    client.force_login(sponsor)
+    assert client.get("/accounts/password/change/").status_code == 200
+
+
+# --- a fixed number of queries ---
+
+
+def _fill(sponsor, patients, rows):
+    consents = []
+    for i in range(patients):
+        c = consented_patient(
+            sponsor, last_name=f"Load{i}", scope=Consent.Scope.ATTENDANCE_HOURS
+        )
+        for j in range(rows):
+            a = attended(
+                c.patient,
+                hours_ago=6 + 4 * j,
+                status=Attendance.Status.UNEXCUSED if j % 3 == 0 else "present",
+            )
+            if j % 3 == 0:
+                sent_alert(c, a.session)
+        for d in range(min(rows, 3)):
+            upcoming(c.patient, days=d + 1)
+        consents.append(c)
+    return consents
+
+
+@pytest.mark.parametrize(
+    "url, queries",
+    [
+        # session, user, role; consents; settings; week minutes, last missed,
+        # next sessions, family sessions, history, alerts; disclosure insert.
+        ("/sponsor/", 12),
+        # the same, plus one consent lookup and the history page's count + rows.
+        ("/sponsor/patients/{pk}/", 14),
+    ],
+)
+def test_pages_cost_the_same_queries_with_more_data(
+    client, url, queries, django_assert_num_queries
+):
+    ClinicSettings.load()
+    small_user = sponsor_login("small@x.test")
+    big_user = sponsor_login("big@x.test")
+    [small] = _fill(small_user, 1, 2)
+    big = _fill(big_user, 4, 14)
+    for user, consent, shown in ((small_user, small, 1), (big_user, big[0], 4)):
+        client.force_login(user)
+        with django_assert_num_queries(queries):
+            response = client.get(url.format(pk=consent.patient_id))
+        assert response.status_code == 200
+        if url == "/sponsor/":
+            assert response.content.decode().count("sponsor-card") == shown
