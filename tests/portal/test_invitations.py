@@ -346,3 +346,37 @@ def test_invite_controls_show_each_sponsors_state_in_one_query(
 def test_invite_controls_are_hidden_from_doctors(doctor_user):
     doctor_user.role  # noqa: B018
     assert "Invite" not in _render_controls(doctor_user, [SponsorFactory()])
+
+
+def test_staff_invite_from_the_patient_page_and_come_back_to_it(
+    client, staff_user, sponsor_entry
+):
+    client.force_login(staff_user)
+    url = f"/patients/{sponsor_entry.patient_id}/"
+    page = client.get(url).content.decode()
+    assert "Invite to sponsor portal" in page
+    assert f'action="/sponsor/invitations/new/{sponsor_entry.pk}/"' in page
+    response = client.post(
+        f"/sponsor/invitations/new/{sponsor_entry.pk}/", {"next": url}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == url
+    html = response.content.decode()
+    assert "Invitation sent to rita@family.test" in html
+    assert "Re-send invitation" in html and "Withdraw invitation" in html
+
+
+def test_the_patient_page_shows_no_invite_controls_to_doctors(
+    client, doctor_user, sponsor_entry
+):
+    client.force_login(doctor_user)
+    page = client.get(f"/patients/{sponsor_entry.patient_id}/").content.decode()
+    assert page.count("sponsor portal") == 0
+
+
+def test_an_outside_next_address_is_ignored(client, staff_user, sponsor_entry):
+    client.force_login(staff_user)
+    response = client.post(
+        f"/sponsor/invitations/new/{sponsor_entry.pk}/",
+        {"next": "https://evil.example/"},
+    )
+    assert response.url == f"/patients/{sponsor_entry.patient_id}/"
