@@ -80,14 +80,26 @@ def test_under_18_at_six_hours_meets_target_while_adult_does_not():
     assert rows["Grown"]["last_week_target_hours"] == 9.0
 
 
-def test_compliance_shows_when_the_schedule_cannot_reach_the_target():
-    p = AdmittedPatientFactory()
-    s = SessionFactory(start=make_local(clinic_today() + DAY, datetime.time(18)))
-    enrol(s, p)
-    row = compliance(today=clinic_today())["rows"][0]
-    if week_start(clinic_today() + DAY) == week_start(clinic_today()):
-        assert row["this_week_scheduled_hours"] == 3.0
-    assert row["cannot_reach"] is True
+def test_this_week_lists_only_patients_whose_schedule_cannot_reach_the_target():
+    import time_machine
+
+    wednesday = datetime.date(2027, 3, 10)
+    monday = week_start(wednesday)
+    with time_machine.travel(make_local(wednesday, datetime.time(8)), tick=False):
+        on_track = AdmittedPatientFactory(last_name="Track")
+        short = AdmittedPatientFactory(last_name="Short")
+        give_week(on_track, monday - 7 * DAY, 180)
+        give_week(short, monday - 7 * DAY, 180)
+        for i in range(3):  # Wed, Thu, Fri 10:00-13:00, all still ahead
+            s = session_on(wednesday + i * DAY, hour=10)
+            enrol(s, on_track)
+            if i == 0:
+                enrol(s, short)
+        rows = {r["patient"].last_name: r for r in compliance()["rows"]}
+    assert "Track" not in rows
+    assert rows["Short"]["this_week_below"] is True
+    assert rows["Short"]["this_week_remaining_hours"] == 3.0
+    assert rows["Short"]["last_week_below"] is False
 
 
 @pytest.mark.parametrize(
