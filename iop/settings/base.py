@@ -108,6 +108,11 @@ TEMPLATES = [
 DATABASE_URL = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/iop")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", None)}
+# PostgreSQL's JIT compiles "expensive-looking" queries to machine code; for a web
+# page's short queries the compiling costs seconds and saves nothing (the
+# compliance page at 2,000 patients: 9.4 s with JIT, 2.4 s without; see
+# `manage.py bench`).
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
