@@ -1,6 +1,7 @@
 """Reads about patients. Each costs a fixed number of queries; reads of a patient's
 record write an audit row (action "view")."""
 
+from django.core.paginator import Paginator
 from django.db.models import CharField, Func, Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -64,6 +65,19 @@ def patient_list(
     if track is not None:
         qs = qs.filter(track=track)
     return qs.order_by(*SORTS.get(sort, SORTS["name"]))
+
+
+def patient_list_page(*, user, filters, page_number, per_page=25):
+    """One page of the patient list, and one audit row for the read (no search
+    terms in it: they may be names)."""
+    page = Paginator(patient_list(**filters), per_page).get_page(page_number)
+    audit(
+        user=user,
+        action=AuditEvent.Action.VIEW,
+        summary=f"Viewed patient list, page {page.number} "
+        f"({page.paginator.count} patients)",
+    )
+    return page
 
 
 class _DigitsOnly(Func):

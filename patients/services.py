@@ -8,7 +8,6 @@ with a message a person understands (views put it on the form)."""
 import datetime
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -485,10 +484,17 @@ def admission_request_withdraw(*, request, actor, reason):
 
 def decision_signature_verify(*, doctor, password, otp_code=None):
     """Check the doctor's electronic signature. Today: the account password again.
-    When MFA lands, a one-time code is checked here as well (or instead)."""
+    When MFA lands, a one-time code is checked here as well (or instead).
+    Returns the signature method; a failed attempt leaves an audit row."""
     if not roles.has_role(doctor, roles.DOCTOR):
         raise PermissionDenied("Only a doctor may sign an admission decision.")
-    if not password or authenticate(email=doctor.email, password=password) is None:
+    if not (password and doctor.is_active and doctor.check_password(password)):
+        audit(
+            user=doctor,
+            action=A.LOGIN_FAILED,
+            obj=doctor,
+            summary="Wrong password when signing an admission decision",
+        )
         raise ValidationError(
             {"password": "That password is not correct; the decision was not signed."},
             code="bad_signature",
@@ -504,7 +510,6 @@ def current_decision(request):
     )
 
 
-@transaction.atomic
 def decision_sign(
     *,
     request,
@@ -522,7 +527,25 @@ def decision_sign(
     (admits; conditions and a review date), or decline (the patient goes back to
     referred). On a decided request, a new decision supersedes the current one;
     both are kept (the table refuses UPDATE and DELETE)."""
+    # The signature is checked first, outside the decision's transaction, so that
+    # the audit row of a failed attempt stays.
     method = decision_signature_verify(doctor=doctor, password=password)
+    with transaction.atomic():
+        return _decision_record(
+            request=request,
+            doctor=doctor,
+            decision=decision,
+            method=method,
+            conditions=conditions,
+            review_date=review_date,
+            reason=reason,
+            supersedes=supersedes,
+        )
+
+
+def _decision_record(
+    *, request, doctor, decision, method, conditions, review_date, reason, supersedes
+):
     request = AdmissionRequest.objects.select_for_update().get(pk=request.pk)
     patient = _lock(request.patient)
     D = DoctorDecision.Decision

@@ -6,7 +6,6 @@ the form."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import patch_vary_headers
@@ -54,8 +53,12 @@ def _pdf_response(data, filename):
 def patient_list(request):
     choices = selectors.filter_choices()
     form = forms.PatientFilterForm(request.GET or None, choices=choices)
-    qs = selectors.patient_list(**form.filters())
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.patient_list_page(
+        user=request.user,
+        filters=form.filters(),
+        page_number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
+    )
     query = request.GET.copy()
     query.pop("page", None)
     context = {

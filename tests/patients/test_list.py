@@ -100,3 +100,88 @@ def test_htmx_search_returns_only_the_results(client_for, staff_user):
     html = response.content.decode()
     assert "Stone" in html and "<html" not in html
     assert "HX-Request" in response["Vary"]
+
+
+def test_listing_patients_leaves_one_audit_row(client_for, doctor_user):
+    from core.models import AuditEvent
+
+    PatientFactory()
+    client_for(doctor_user).get(reverse("patients:list"), {"q": "Secret Name"})
+    row = AuditEvent.objects.get(action="view")
+    assert row.user == doctor_user and "Secret" not in row.summary
+
+
+def _count(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_approval_queue_costs_the_same_for_2_and_40_requests(
+    client_for, doctor_user, staff_user, django_assert_num_queries
+):
+    from .conftest import register, request_admission
+
+    client = client_for(doctor_user)
+
+    def add(n, start):
+        for i in range(n):
+            p = register(staff_user, first_name=f"Q{start + i}", last_name="Queue")
+            request_admission(p, staff_user)
+
+    add(2, 0)
+    small = _count(client, reverse("patients:approvals"))
+    add(38, 2)
+    with django_assert_num_queries(small):
+        client.get(reverse("patients:approvals"))
+
+
+def test_patient_page_costs_the_same_with_more_history(
+    client_for, staff_user, doctor_user, django_assert_num_queries
+):
+    import datetime
+
+    from core.timeutil import clinic_today
+    from patients import services
+    from tests.conftest import PASSWORD
+    from tests.factories import ConsentFactory, SponsorFactory
+
+    from .conftest import register, request_admission
+
+    # Two admitted patients: one with a short record, one with a long one.
+    small = register(staff_user, first_name="Small")
+    services.decision_sign(
+        request=request_admission(small, staff_user),
+        doctor=doctor_user,
+        decision="approved",
+        password=PASSWORD,
+    )
+    ConsentFactory(sponsor=SponsorFactory(patient=small))
+    big = register(staff_user, first_name="Big")
+    req = request_admission(big, staff_user)
+    first = services.decision_sign(
+        request=req,
+        doctor=doctor_user,
+        decision="declined",
+        reason="Labs first",
+        password=PASSWORD,
+    )
+    services.decision_sign(
+        request=req,
+        doctor=doctor_user,
+        decision="conditional",
+        conditions="Labs",
+        review_date=clinic_today() + datetime.timedelta(5),
+        password=PASSWORD,
+        supersedes=first,
+    )
+    for _ in range(5):
+        ConsentFactory(sponsor=SponsorFactory(patient=big))
+    client = client_for(staff_user)
+    client.get(reverse("patients:list"))  # the first request also stamps the session
+    n = _count(client, reverse("patients:detail", kwargs={"pk": small.pk}))
+    with django_assert_num_queries(n):
+        client.get(reverse("patients:detail", kwargs={"pk": big.pk}))

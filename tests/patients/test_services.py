@@ -205,6 +205,8 @@ def test_a_wrong_password_does_not_sign(pending_request, doctor_user):
         approve(pending_request, doctor_user, password="not-my-password")
     assert "password" in exc.value.message_dict
     assert not DoctorDecision.objects.exists()
+    failed = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED)
+    assert failed.user == doctor_user and "signing" in failed.summary
     assert pending_request.patient.status == S.AWAITING_APPROVAL
 
 
