@@ -31,7 +31,10 @@ def demo_steps():
     arguments users (by email), program (rooms, tracks, topics) and stdout, and is
     safe to run again."""
     from patients.demo import seed_patients
+    from portal.demo import seed_portal
     from sessions.demo import seed_schedule
+    from sessions.demo_attendance import seed_attendance
 
-    # The patients step (admitted demo patients) goes before the schedule.
-    return [seed_patients, seed_schedule]
+    # The patients step (admitted demo patients) goes before the schedule, and
+    # the schedule before attendance.
+    return [seed_patients, seed_schedule, seed_attendance, seed_portal]
