@@ -102,6 +102,13 @@ def _conflict_message(exc, *, session, patient=None, users=None):
             qs = qs.filter(participants__patient_id__in=ids)
             who = "A patient"
         other = qs.first()
+        if other is not None and patient is None:
+            busy = (
+                Participant.objects.filter(session=other, patient_id__in=ids)
+                .select_related("patient")
+                .first()
+            )
+            who = busy.patient.full_name if busy else who
         what = f"{who} is already booked"
     elif name == "participant_within_capacity":
         return f"{describe(session)} is full ({session.capacity} places)."

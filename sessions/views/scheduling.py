@@ -32,6 +32,11 @@ def _int(value):
         return None
 
 
+def _posted(request):
+    """The POST data to bind, or None on GET (an empty POST is still a submission)."""
+    return request.POST if request.method == "POST" else None
+
+
 def _form_error(form, exc):
     for message in exc.messages:
         form.add_error(None, message)
@@ -54,10 +59,11 @@ def calendar(request):
         ),
         None,
     )
-    patient = next(
-        (p for p in options["patients"] if p.pk == _int(request.GET.get("patient"))),
-        None,
-    )
+    patient_pk = _int(request.GET.get("patient"))
+    patient = next((p for p in options["patients"] if p.pk == patient_pk), None)
+    if patient is None and patient_pk:
+        # A patient no longer admitted still has a (past) schedule to show.
+        patient = Patient.objects.filter(pk=patient_pk).first()
     context = selectors.calendar_week(
         monday=monday, room=room, facilitator=facilitator, patient=patient
     )
@@ -147,7 +153,7 @@ def session_create(request):
         for key in ("date", "start_time", "kind", "room"):
             if request.GET.get(key):
                 initial[key] = request.GET[key]
-    form = forms.SessionForm(request.POST or None, initial=initial)
+    form = forms.SessionForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         start, end = form.times()
         patient = form.cleaned_data["patient"]
@@ -174,7 +180,7 @@ def series_create(request):
         for key in ("starts_on", "start_time", "kind", "room"):
             if request.GET.get(key):
                 initial[key] = request.GET[key]
-    form = forms.SeriesForm(request.POST or None, initial=initial)
+    form = forms.SeriesForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -207,7 +213,7 @@ def series_detail(request, pk):
     can_edit = has_role(request.user, *FRONT_DESK)
     form = None
     if can_edit:
-        form = forms.SeriesPatientForm(request.POST or None)
+        form = forms.SeriesPatientForm(_posted(request))
     elif request.method == "POST":
         return HttpResponse(status=403)
     if request.method == "POST" and form.is_valid():
@@ -260,7 +266,7 @@ def session_edit(request, pk):
         "capacity": session.capacity,
         "facilitators": [link.user_id for link in session.facilitator_links.all()],
     }
-    form = forms.SessionEditForm(request.POST or None, initial=initial, session=session)
+    form = forms.SessionEditForm(_posted(request), initial=initial, session=session)
     if request.method == "POST" and form.is_valid():
         try:
             changed = services.session_update(
@@ -282,7 +288,7 @@ def session_edit(request, pk):
 @require_role(*FRONT_DESK)
 def session_cancel(request, pk):
     session = _session_or_404(pk)
-    form = forms.CancelForm(request.POST or None, session=session)
+    form = forms.CancelForm(_posted(request), session=session)
     if request.method == "POST" and form.is_valid():
         try:
             cancelled = services.session_cancel(
@@ -375,7 +381,7 @@ def family_member_remove(request, pk, member_pk):
 @require_role(*FRONT_DESK)
 def topics(request):
     """The clinic's curriculum of group topics: add, rename, retire."""
-    form = forms.TopicForm(request.POST or None)
+    form = forms.TopicForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             topic_pk = _int(request.POST.get("topic"))

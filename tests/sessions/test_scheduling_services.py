@@ -596,3 +596,28 @@ def test_facilitator_link_copies_session_times():
     session = facilitate(SessionFactory(), actor)
     link = SessionFacilitator.objects.get(session=session)
     assert (link.start, link.end, link.active) == (session.start, session.end, True)
+
+
+def test_capacity_cannot_drop_below_the_roster():
+    actor = staff()
+    session = _group(actor, capacity=3)
+    for patient in AdmittedPatientFactory.create_batch(2):
+        svc.participant_add(session=session, patient=patient, actor=actor)
+    with pytest.raises(SchedulingError, match="more patients than 1 places"):
+        svc.session_update(session=session, actor=actor, capacity=1)
+    session.refresh_from_db()
+    assert session.capacity == 3
+
+
+def test_moving_a_session_onto_a_patients_other_booking_names_the_patient():
+    actor = staff()
+    patient = AdmittedPatientFactory(first_name="Cy", last_name="Vance")
+    first = _group(actor, patients=[patient])
+    later = first.start + datetime.timedelta(hours=4)
+    second = _group(staff(), start=later, minutes=60, patients=[patient])
+    with pytest.raises(SchedulingError) as exc:
+        svc.session_update(
+            session=second, actor=actor, start_time=local(first.start).time()
+        )
+    assert "Cy Vance is already booked" in exc.value.messages[0]
+    assert f"session {first.pk}" in exc.value.messages[0]

@@ -534,3 +534,53 @@ def test_discharge_through_the_patient_service_clears_future_sessions(
         "session", flat=True
     )
     assert list(remaining) == [old.pk]
+
+
+def _roster(size):
+    session = facilitate(SessionFactory(capacity=40), staff())
+    enrol(session, *AdmittedPatientFactory.create_batch(size))
+    return session
+
+
+def test_session_page_query_count_does_not_grow_with_the_roster(client_for, staff_user):
+    client = client_for(staff_user)
+    small, big = _roster(2), _roster(30)
+    counts = []
+    for session in (small, big):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/sessions/{session.pk}/")
+        assert response.status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_series_page_query_count_does_not_grow(client_for, staff_user):
+    client = client_for(staff_user)
+    counts = []
+    for n, occurrences in enumerate((2, 40)):
+        series = svc.series_create(
+            kind=Kind.GROUP,
+            weekdays=[n],
+            start_time=datetime.time(7),
+            duration_minutes=60,
+            starts_on=clinic_today() + datetime.timedelta(days=1),
+            occurrences=occurrences,
+            facilitators=[staff_user],
+            actor=staff_user,
+            room=RoomFactory(capacity=30),
+            patients=AdmittedPatientFactory.create_batch(occurrences // 2 + 1),
+        )
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/sessions/series/{series.pk}/")
+        assert response.status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_full_group_page_says_full_instead_of_offering_the_form(client_for, staff_user):
+    session = _roster(0)
+    svc.session_update(session=session, actor=staff_user, capacity=1)
+    enrol(session, AdmittedPatientFactory())
+    body = client_for(staff_user).get(f"/sessions/{session.pk}/").content.decode()
+    assert "The group is full." in body
+    assert "Add to session" not in body
