@@ -508,26 +508,25 @@ def unmarked_sessions(*, now=None, limit=20):
     """Ended, not cancelled sessions where some expected patient has no mark yet,
     most recent first. One query."""
     now = now or timezone.now()
-    unmarked = (
-        Participant.objects.filter(session=OuterRef("pk"))
-        .exclude(
-            Exists(
-                Attendance.objects.filter(
-                    session=OuterRef("session"), patient=OuterRef("patient")
-                )
+    # Driven from the participants (their end and "active" = not cancelled are the
+    # session's, kept by a trigger): one anti-join, instead of a count per ended
+    # session (200 ms at 2,000 patients; see `manage.py bench`).
+    pending = Participant.objects.filter(active=True, end__lte=now).exclude(
+        Exists(
+            Attendance.objects.filter(
+                session=OuterRef("session"), patient=OuterRef("patient")
             )
         )
+    )
+    unmarked = (
+        pending.filter(session=OuterRef("pk"))
         .values("session")
         .annotate(n=Count("id"))
         .values("n")[:1]
     )
     return list(
-        TherapySession.objects.filter(end__lte=now)
-        .exclude(status=TherapySession.Status.CANCELLED)
-        .annotate(
-            unmarked_count=Coalesce(Subquery(unmarked, output_field=IntegerField()), 0)
-        )
-        .filter(unmarked_count__gt=0)
+        TherapySession.objects.filter(pk__in=pending.values("session"))
+        .annotate(unmarked_count=Subquery(unmarked, output_field=IntegerField()))
         .select_related("topic", "room")
         .order_by("-end", "-id")[:limit]
     )
