@@ -327,6 +327,10 @@ def _apply_changes(session, *, start_time, duration_minutes, fields, facilitator
         minutes = duration_minutes if duration_minutes else session.minutes
         new_end = new_start + datetime.timedelta(minutes=minutes)
         if (new_start, new_end) != (session.start, session.end):
+            if session.start <= timezone.now():
+                raise SchedulingError(
+                    f"{describe(session)} has already started; it cannot be moved."
+                )
             session.start, session.end = new_start, new_end
             changed += ["start", "end"]
     for name, value in fields.items():

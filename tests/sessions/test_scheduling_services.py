@@ -621,3 +621,12 @@ def test_moving_a_session_onto_a_patients_other_booking_names_the_patient():
         )
     assert "Cy Vance is already booked" in exc.value.messages[0]
     assert f"session {first.pk}" in exc.value.messages[0]
+
+
+def test_a_session_that_has_started_cannot_be_moved():
+    actor = staff()
+    session = facilitate(past_session(hours_ago=30), actor)
+    with pytest.raises(SchedulingError, match="cannot be moved"):
+        svc.session_update(
+            session=session, actor=actor, start_time=datetime.time(7, 15)
+        )
