@@ -380,3 +380,48 @@ def test_an_outside_next_address_is_ignored(client, staff_user, sponsor_entry):
         {"next": "https://evil.example/"},
     )
     assert response.url == f"/patients/{sponsor_entry.patient_id}/"
+
+
+def test_administrators_see_invitations_in_the_admin_without_the_token(
+    client, admin_user, staff_user, sponsor_entry
+):
+    invitation = services.invitation_send(sponsor=sponsor_entry, by=staff_user)
+    client.force_login(admin_user)
+    listing = client.get("/admin/portal/sponsorinvitation/")
+    assert listing.status_code == 200
+    assert "rita@family.test" in listing.content.decode()
+    detail = client.get(f"/admin/portal/sponsorinvitation/{invitation.pk}/change/")
+    assert detail.status_code == 200
+    assert invitation.token_digest not in detail.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clicks_at_once_make_one_account(staff_user):
+    import threading
+
+    from django.db import connection
+
+    sponsor = ConsentFactory(sponsor=SponsorFactory(email="twice@family.test")).sponsor
+    invitation = services.invitation_send(sponsor=sponsor, by=staff_user)
+    token = re.search(r"/sponsor/invitation/([\w-]+)/", mail.outbox[-1].body)[1]
+    assert invitation.pk
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def accept():
+        try:
+            barrier.wait()
+            services.invitation_accept(token=token, password=NEW_PASSWORD)
+            outcomes.append("ok")
+        except services.InvitationError as exc:
+            outcomes.append(exc.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["ok", "used"]
+    assert User.objects.filter(email="twice@family.test").count() == 1
