@@ -38,10 +38,13 @@ run: setup
 	echo "  Ctrl-C stops web, worker and beat." && echo "" && \
 	$(VENV)/bin/honcho -f Procfile.dev start -p $(PORT) || [ $$? -eq 130 ]
 
+# The whole suite also checks lint, format and migrations; with PYTEST_ARGS (one
+# file, one -k expression) only pytest runs.
 test: setup
 	@$(SERVICES) && \
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
-	$(PY) manage.py makemigrations --check --dry-run && \
+	if [ -z "$(PYTEST_ARGS)" ]; then \
+	  $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
+	  $(PY) manage.py makemigrations --check --dry-run; fi && \
 	{ $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	  [ $$rc -ne 5 ] || echo "pytest collected no test: check PYTEST_ARGS" >&2; \
 	  exit $$rc; }
