@@ -9,6 +9,7 @@ from accounts.roles import ADMIN, DOCTOR, SPONSOR, STAFF
 NAV = [
     ("Dashboard", "core:home", (ADMIN, STAFF, DOCTOR)),
     ("My patients", "sponsor:home", (SPONSOR,)),
+    ("Alert preferences", "sponsor:preferences", (SPONSOR,)),
     ("Patients", "patients:list", (ADMIN, STAFF, DOCTOR)),
     ("Approvals", "patients:approvals", (DOCTOR,)),
     ("Schedule", "therapy_sessions:calendar", (ADMIN, STAFF, DOCTOR)),

@@ -514,3 +514,12 @@ def test_pages_cost_the_same_queries_with_more_data(
         assert response.status_code == 200
         if url == "/sponsor/":
             assert response.content.decode().count("sponsor-card") == shown
+
+
+def test_the_menu_offers_sponsors_only_their_pages(client, sponsor, staff_user):
+    html = _get(client, sponsor, "/sponsor/preferences/").content.decode()
+    nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+    assert 'href="/sponsor/"' in nav and 'href="/sponsor/preferences/"' in nav
+    assert "/patients/" not in nav and "/sessions/" not in nav
+    staff_html = _get(client, staff_user, "/dashboard/staff/").content.decode()
+    assert 'href="/sponsor/preferences/"' not in staff_html
