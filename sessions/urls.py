@@ -37,6 +37,7 @@ urlpatterns += [
     path("sessions/series/new/", scheduling.series_create, name="series_create"),
     path("sessions/series/<int:pk>/", scheduling.series_detail, name="series"),
     path("sessions/topics/", scheduling.topics, name="topics"),
+    path("sessions/rooms/", scheduling.rooms, name="rooms"),
     path("sessions/feed/", scheduling.my_feed, name="my_feed"),
     path("sessions/feed/<str:token>.ics", scheduling.feed, name="feed"),
     path(

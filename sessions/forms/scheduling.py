@@ -314,6 +314,12 @@ class TopicForm(forms.Form):
     active = forms.BooleanField(required=False, initial=True, label="In use")
 
 
+class RoomForm(forms.Form):
+    name = forms.CharField(max_length=60, label="Room name")
+    capacity = forms.IntegerField(min_value=1, max_value=500, label="Places")
+    active = forms.BooleanField(required=False, initial=True, label="In use")
+
+
 class AgendaForm(forms.Form):
     day = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"})

@@ -24,6 +24,7 @@ from sessions.models import (
     Kind,
     Modality,
     Participant,
+    Room,
     SessionFacilitator,
     SessionSeries,
     TherapySession,
@@ -251,6 +252,53 @@ def topic_update(*, topic, name, active, actor):
         summary=name,
     )
     return topic
+
+
+@transaction.atomic
+def room_save(*, actor, name, capacity, active=True, room=None):
+    """Create a room, or rename / resize / retire one. A room cannot shrink below
+    the capacity of a group already booked in it from now on."""
+    name = name.strip()
+    if not name:
+        raise SchedulingError("Give the room a name.")
+    if capacity is None or capacity < 1:
+        raise SchedulingError("A room holds at least one person.")
+    clash = Room.objects.filter(name__iexact=name)
+    if room is not None:
+        clash = clash.exclude(pk=room.pk)
+    if clash.exists():
+        raise SchedulingError(f"A room called “{name}” already exists.")
+    if room is not None:
+        bigger = (
+            TherapySession.objects.filter(
+                _active(), room=room, end__gt=timezone.now(), capacity__gt=capacity
+            )
+            .select_related("topic")
+            .order_by("start")
+            .first()
+        )
+        if bigger is not None:
+            raise SchedulingError(
+                f"{describe(bigger)} is booked in this room for {bigger.capacity} "
+                f"(session {bigger.pk}); lower that first."
+            )
+    changed = []
+    if room is None:
+        room = Room(name=name, capacity=capacity, active=active)
+        action = "room_create"
+    else:
+        for field, value in (
+            ("name", name),
+            ("capacity", capacity),
+            ("active", active),
+        ):
+            if getattr(room, field) != value:
+                setattr(room, field, value)
+                changed.append(field)
+        action = "room_update"
+    room.save()
+    audit(user=actor, action=action, obj=room, changed_fields=changed, summary=name)
+    return room
 
 
 # ------------------------------------------------------------------------ sessions

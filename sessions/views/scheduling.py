@@ -403,15 +403,41 @@ def topics(request):
             _form_error(form, exc)
         else:
             return redirect("therapy_sessions:topics")
+    return _topics_page(request, form=form)
+
+
+def _topics_page(request, *, form=None, room_form=None, status=200):
     return render(
         request,
         "sessions/topics.html",
         {
-            "form": form,
+            "form": form or forms.TopicForm(),
+            "room_form": room_form or forms.RoomForm(),
             "topics": list(selectors.topic_list()),
-            "rooms": list(Room.objects.all()),
+            "rooms": list(Room.objects.order_by("-active", "name")),
         },
+        status=status,
     )
+
+
+@require_role(*FRONT_DESK)
+@require_POST
+def rooms(request):
+    """Add a room, or change one (name, places, in use) from the topics page."""
+    form = forms.RoomForm(request.POST)
+    if form.is_valid():
+        room_pk = _int(request.POST.get("room"))
+        room = get_object_or_404(Room, pk=room_pk) if room_pk else None
+        try:
+            room = services.room_save(
+                actor=request.user, room=room, **form.cleaned_data
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Saved {room.name}.")
+            return redirect("therapy_sessions:topics")
+    return _topics_page(request, room_form=form, status=400)
 
 
 @require_role(*CLINICAL)

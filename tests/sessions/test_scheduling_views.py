@@ -584,3 +584,43 @@ def test_full_group_page_says_full_instead_of_offering_the_form(client_for, staf
     body = client_for(staff_user).get(f"/sessions/{session.pk}/").content.decode()
     assert "The group is full." in body
     assert "Add to session" not in body
+
+
+def test_staff_add_and_resize_rooms(client_for, staff_user):
+    from sessions.models import Room
+
+    client = client_for(staff_user)
+    response = client.post(
+        "/sessions/rooms/", {"name": "Garden Room", "capacity": "8", "active": "on"}
+    )
+    assert response.status_code == 302
+    room = Room.objects.get(name="Garden Room")
+    assert room.capacity == 8 and room.active
+    client.post(
+        "/sessions/rooms/", {"room": room.pk, "name": "Garden Room", "capacity": "6"}
+    )
+    room.refresh_from_db()
+    assert (room.capacity, room.active) == (6, False)
+
+
+def test_room_cannot_shrink_below_a_booked_group(client_for, staff_user):
+    session = SessionFactory(capacity=12)
+    response = client_for(staff_user).post(
+        "/sessions/rooms/",
+        {"room": session.room_id, "name": session.room.name, "capacity": "4"},
+    )
+    assert response.status_code == 400
+    assert f"session {session.pk}" in response.content.decode()
+    session.room.refresh_from_db()
+    assert session.room.capacity == 12
+
+
+@pytest.mark.parametrize("role", ["doctor", "sponsor"])
+def test_only_staff_and_admin_manage_rooms(role, users, client_for):
+    response = client_for(users[role]).post(
+        "/sessions/rooms/", {"name": "Sneaky", "capacity": "3"}
+    )
+    assert response.status_code == 403
+    from sessions.models import Room
+
+    assert not Room.objects.filter(name="Sneaky").exists()
