@@ -73,13 +73,17 @@ def ensure_database(url):
     parsed = urlparse(url)
     name = parsed.path.lstrip("/") or "iop"
     admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
-        ).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-            say(f"created database {name}")
+    try:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{name}"')
+                say(f"created database {name}")
+    except psycopg.Error as exc:
+        where = f"{parsed.hostname}:{parsed.port or 5432}"
+        raise SystemExit(f"services: PostgreSQL at {where}: {exc}".strip()) from None
 
 
 def pip_install(*packages):
