@@ -8,26 +8,20 @@ service, as it would be billed."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.contrib.postgres.aggregates import StringAgg
+from django.db import connection
 from django.db.models import (
-    Case,
-    CharField,
     Count,
     Exists,
     F,
     FloatField,
     Func,
-    IntegerField,
-    Max,
     OuterRef,
     Prefetch,
     Q,
-    Subquery,
     Sum,
-    Value,
-    When,
+    Window,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import RowNumber, TruncDate
 from django.utils import timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
@@ -37,6 +31,8 @@ from patients.models import Patient
 from sessions.models import (
     Attendance,
     AttendanceRevision,
+    Kind,
+    Modality,
     Participant,
     SessionFacilitator,
     TherapySession,
@@ -297,115 +293,103 @@ def hours_chart(rows, width=640, height=220):
 # --- Compliance ----------------------------------------------------------------
 
 
-def _week_minutes(monday):
-    lo, _ = day_bounds(monday)
-    hi, _ = day_bounds(monday + WEEK)
-    return Coalesce(
-        Sum(
-            "attendance__minutes",
-            filter=Q(attendance__session__start__gte=lo)
-            & Q(attendance__session__start__lt=hi),
-        ),
-        0,
-    )
-
-
-def _target_case(monday, clinic_settings):
-    return Case(
-        When(
-            date_of_birth__gt=years_before(monday, 18),
-            then=Value(clinic_settings.weekly_target_minutes_minor),
-        ),
-        default=Value(clinic_settings.weekly_target_minutes_adult),
-        output_field=IntegerField(),
-    )
-
-
-def _remaining_minutes(monday, now):
-    """Minutes of this week's sessions still ahead (not ended, not yet marked)."""
-    lo, _ = day_bounds(monday)
-    hi, _ = day_bounds(monday + WEEK)
-    return Coalesce(
-        Subquery(
-            Participant.objects.filter(
-                patient=OuterRef("pk"),
-                start__gte=lo,
-                start__lt=hi,
-                end__gt=now,
-                session__status=TherapySession.Status.SCHEDULED,
-            )
-            .exclude(
-                Exists(
-                    Attendance.objects.filter(
-                        session=OuterRef("session"), patient=OuterRef("patient")
-                    )
-                )
-            )
-            .values("patient")
-            .annotate(m=Sum(Epoch(F("end") - F("start")) / 60))
-            .values("m")[:1],
-            output_field=FloatField(),
-        ),
-        0.0,
-    )
-
-
 def compliance(*, today=None, doctor=None, below_only=True):
     """Admitted patients with their hours last week and this week against their
     targets. Last week is complete; this week counts the hours attended so far plus
     the sessions still ahead, so that a patient is listed for this week only when
     the schedule can no longer reach the target. By default only patients below
-    target in either week. One query (plus the settings row)."""
+    target in either week.
+
+    Five queries whatever the clinic's size: the settings, the admitted patients'
+    ids and birth dates, minutes per patient over the two weeks (one pass over
+    the two weeks' sessions), minutes still scheduled, then the listed patients."""
     clinic_settings = clinic_settings_read()
     today = today or clinic_today()
     now = timezone.now()
     this_monday = week_start(today)
     last_monday = this_monday - WEEK
-    qs = Patient.objects.filter(status=Patient.Status.ADMITTED)
+    last_lo, _ = day_bounds(last_monday)
+    this_lo, _ = day_bounds(this_monday)
+    next_lo, _ = day_bounds(this_monday + WEEK)
+
+    admitted = Patient.objects.filter(status=Patient.Status.ADMITTED)
     if doctor is not None:
-        qs = qs.filter(attending_doctor=doctor)
-    qs = (
-        qs.select_related("track", "primary_counselor", "attending_doctor")
+        admitted = admitted.filter(attending_doctor=doctor)
+    people = list(admitted.values_list("pk", "date_of_birth", "admitted_on"))
+    attended = {
+        r["patient_id"]: r
+        for r in Attendance.objects.filter(
+            patient__in=admitted,
+            session__start__gte=last_lo,
+            session__start__lt=next_lo,
+        )
+        .values("patient_id")
         .annotate(
-            this_week_minutes=_week_minutes(this_monday),
-            last_week_minutes=_week_minutes(last_monday),
-            this_week_target=_target_case(this_monday, clinic_settings),
-            last_week_target=_target_case(last_monday, clinic_settings),
-            this_week_remaining=_remaining_minutes(this_monday, now),
+            last=Sum("minutes", filter=Q(session__start__lt=this_lo)),
+            this=Sum("minutes", filter=Q(session__start__gte=this_lo)),
         )
-        .annotate(this_week_projected=F("this_week_minutes") + F("this_week_remaining"))
-        .order_by("last_name", "first_name", "id")
+        .order_by()
+    }
+    remaining = dict(
+        Participant.objects.filter(
+            patient__in=admitted,
+            start__gte=this_lo,
+            start__lt=next_lo,
+            end__gt=now,
+            session__status=TherapySession.Status.SCHEDULED,
+        )
+        .exclude(
+            Exists(
+                Attendance.objects.filter(
+                    session=OuterRef("session"), patient=OuterRef("patient")
+                )
+            )
+        )
+        .values("patient_id")
+        .annotate(m=Sum(Epoch(F("end") - F("start")) / 60))
+        .order_by()
+        .values_list("patient_id", "m")
     )
-    if below_only:
-        qs = qs.filter(
-            Q(this_week_projected__lt=F("this_week_target"))
-            | Q(last_week_minutes__lt=F("last_week_target"))
-        )
+    adult = clinic_settings.weekly_target_minutes_adult
+    minor = clinic_settings.weekly_target_minutes_minor
+    this_cut = years_before(this_monday, 18)
+    last_cut = years_before(last_monday, 18)
+    found = {}
+    for pk, dob, admitted_on in people:
+        mins = attended.get(pk, {})
+        last_min = mins.get("last") or 0
+        this_min = mins.get("this") or 0
+        ahead = round(remaining.get(pk) or 0)
+        this_target = minor if dob > this_cut else adult
+        last_target = minor if dob > last_cut else adult
+        row = {
+            "this_week_hours": hours(this_min),
+            "last_week_hours": hours(last_min),
+            "this_week_target_hours": hours(this_target),
+            "last_week_target_hours": hours(last_target),
+            "this_week_remaining_hours": hours(ahead),
+            "this_week_below": this_min + ahead < this_target,
+            "last_week_below": last_min < last_target,
+            "admitted_last_week": admitted_on is not None and admitted_on > last_monday,
+            "minor": dob > this_cut,
+        }
+        if not below_only or row["this_week_below"] or row["last_week_below"]:
+            found[pk] = row
+    patients = Patient.objects.filter(pk__in=list(found)).select_related(
+        "track", "primary_counselor", "attending_doctor"
+    )
     rows = []
-    for p in qs:
-        rows.append(
-            {
-                "patient": p,
-                "this_week_hours": hours(p.this_week_minutes),
-                "last_week_hours": hours(p.last_week_minutes),
-                "this_week_target_hours": hours(p.this_week_target),
-                "last_week_target_hours": hours(p.last_week_target),
-                "this_week_remaining_hours": hours(p.this_week_remaining),
-                "this_week_below": p.this_week_projected < p.this_week_target,
-                "last_week_below": p.last_week_minutes < p.last_week_target,
-                "admitted_last_week": p.admitted_on is not None
-                and p.admitted_on > last_monday,
-                "minor": p.date_of_birth > years_before(this_monday, 18),
-            }
-        )
+    for p in patients.order_by("last_name", "first_name", "id"):
+        found[p.pk]["patient"] = p
+        rows.append(found[p.pk])
     return {
         "rows": rows,
         "this_monday": this_monday,
         "last_monday": last_monday,
         "today": today,
         "settings": clinic_settings,
-        "adult_target_hours": hours(clinic_settings.weekly_target_minutes_adult),
-        "minor_target_hours": hours(clinic_settings.weekly_target_minutes_minor),
+        "adult_target_hours": hours(adult),
+        "minor_target_hours": hours(minor),
         "daily_target_hours": hours(clinic_settings.daily_target_minutes),
     }
 
@@ -413,92 +397,107 @@ def compliance(*, today=None, doctor=None, below_only=True):
 # --- Attendance rules (flags for the doctor's review) -----------------------------
 
 
-def _flag_queryset(clinic_settings, now):
-    """Patients in the program annotated with the two rule counters (SQL only)."""
-    window_start = now - datetime.timedelta(days=clinic_settings.absence_rule_days)
-    recent_unexcused = (
+def _flag_reasons_by_patient(*, clinic_settings, now, patients):
+    """{patient_id: [reasons]} for the patients (a queryset) who break a rule.
+
+    Both rules are computed in SQL: unexcused absences per patient within the
+    window (one grouped query over the window's sessions), and for the patients
+    with enough no-shows at all, their latest marks ranked by a window function;
+    the run of no-shows is the leading unexcused marks. Three queries."""
+    count_rule = clinic_settings.absence_rule_count
+    days = clinic_settings.absence_rule_days
+    run_rule = clinic_settings.consecutive_noshow_rule
+    window_start = now - datetime.timedelta(days=days)
+    recent = dict(
         Attendance.objects.filter(
-            patient=OuterRef("pk"),
+            patient__in=patients,
             status=Status.UNEXCUSED,
             session__start__gte=window_start,
             session__start__lte=now,
         )
-        .values("patient")
+        .values("patient_id")
         .annotate(n=Count("id"))
-        .values("n")[:1]
+        .filter(n__gte=count_rule)
+        .order_by()
+        .values_list("patient_id", "n")
     )
-    # The start of the patient's latest session that was NOT a no-show: every
-    # no-show after it belongs to the current run of consecutive no-shows.
-    # (Max, not ORDER BY ... LIMIT 1: that let PostgreSQL walk every session by
-    # start, future ones first, for each patient: 28 ms a patient at 2,000.)
-    last_not_noshow = (
-        Attendance.objects.filter(patient=OuterRef("pk"))
-        .exclude(status=Status.UNEXCUSED)
-        .values("patient")
-        .annotate(last=Max("session__start"))
-        .values("last")[:1]
-    )
-    streak = (
-        Attendance.objects.filter(
-            patient=OuterRef("pk"),
-            status=Status.UNEXCUSED,
-            session__start__gt=Coalesce(OuterRef("last_ok_start"), Value(LONG_AGO)),
-        )
-        .values("patient")
+    candidates = (
+        Attendance.objects.filter(patient__in=patients, status=Status.UNEXCUSED)
+        .values("patient_id")
         .annotate(n=Count("id"))
-        .values("n")[:1]
+        .filter(n__gte=run_rule)
+        .values("patient_id")
     )
-    return (
-        Patient.objects.filter(status__in=IN_PROGRAM)
-        .annotate(last_ok_start=Subquery(last_not_noshow))
+    latest = (
+        Attendance.objects.filter(patient_id__in=candidates)
         .annotate(
-            recent_unexcused=Coalesce(
-                Subquery(recent_unexcused, output_field=IntegerField()), 0
-            ),
-            noshow_streak=Coalesce(Subquery(streak, output_field=IntegerField()), 0),
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("patient_id")],
+                order_by=[F("session__start").desc(), F("id").desc()],
+            )
         )
+        .filter(rank__lte=run_rule + RUN_LOOKBACK)
+        .order_by("patient_id", "rank")
+        .values_list("patient_id", "status")
     )
+    runs = {}
+    broken = set()
+    for pid, status in latest:
+        if pid in broken:
+            continue
+        if status == Status.UNEXCUSED:
+            runs[pid] = runs.get(pid, 0) + 1
+        else:
+            broken.add(pid)
+    reasons = {}
+    for pid, n in recent.items():
+        reasons.setdefault(pid, []).append(
+            f"{n} unexcused absences in the last {days} days"
+        )
+    for pid, n in runs.items():
+        if n >= run_rule:
+            more = "" if n < run_rule + RUN_LOOKBACK else " or more"
+            reasons.setdefault(pid, []).append(f"{n}{more} no-shows in a row")
+    return reasons
+
+
+RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
+
+
+def _in_program(doctor=None):
+    qs = Patient.objects.filter(status__in=IN_PROGRAM)
+    if doctor is not None:
+        qs = qs.filter(attending_doctor=doctor)
+    return qs
 
 
 def flagged_patients(*, doctor=None, now=None):
     """Patients who break an attendance rule: N unexcused absences within D days,
     or K consecutive no-shows. Derived from attendance each time (a correction
-    clears the flag). One query plus the settings row."""
+    clears the flag), never stored. Five queries whatever the clinic's size."""
     clinic_settings = clinic_settings_read()
-    now = now or timezone.now()
-    qs = _flag_queryset(clinic_settings, now).filter(
-        Q(recent_unexcused__gte=clinic_settings.absence_rule_count)
-        | Q(noshow_streak__gte=clinic_settings.consecutive_noshow_rule)
+    reasons = _flag_reasons_by_patient(
+        clinic_settings=clinic_settings,
+        now=now or timezone.now(),
+        patients=_in_program(doctor),
     )
-    if doctor is not None:
-        qs = qs.filter(attending_doctor=doctor)
-    qs = qs.select_related("attending_doctor", "primary_counselor").order_by(
-        "last_name", "first_name", "id"
+    patients = (
+        Patient.objects.filter(pk__in=list(reasons))
+        .select_related("attending_doctor", "primary_counselor")
+        .order_by("last_name", "first_name", "id")
     )
-    rows = []
-    for p in qs:
-        rows.append({"patient": p, "reasons": flag_reasons(p, clinic_settings)})
-    return rows
-
-
-def flag_reasons(patient, clinic_settings):
-    reasons = []
-    if patient.recent_unexcused >= clinic_settings.absence_rule_count:
-        reasons.append(
-            f"{patient.recent_unexcused} unexcused absences in the last "
-            f"{clinic_settings.absence_rule_days} days"
-        )
-    if patient.noshow_streak >= clinic_settings.consecutive_noshow_rule:
-        reasons.append(f"{patient.noshow_streak} no-shows in a row")
-    return reasons
+    return [{"patient": p, "reasons": reasons[p.pk]} for p in patients]
 
 
 def patient_flags(*, patient, now=None):
     """The rule flags of one patient (a list of reasons; empty when none)."""
-    clinic_settings = clinic_settings_read()
-    p = _flag_queryset(clinic_settings, now or timezone.now()).filter(pk=patient.pk)
-    p = p.first()
-    return flag_reasons(p, clinic_settings) if p else []
+    reasons = _flag_reasons_by_patient(
+        clinic_settings=clinic_settings_read(),
+        now=now or timezone.now(),
+        patients=_in_program().filter(pk=patient.pk),
+    )
+    return reasons.get(patient.pk, [])
 
 
 # --- Staff to-do: ended sessions with patients still unmarked ----------------------
@@ -506,30 +505,37 @@ def patient_flags(*, patient, now=None):
 
 def unmarked_sessions(*, now=None, limit=20):
     """Ended, not cancelled sessions where some expected patient has no mark yet,
-    most recent first. One query."""
+    most recent first, each with `unmarked_count`. Two queries: one anti-join of
+    ended participations against attendance, grouped by session, then the
+    sessions themselves."""
     now = now or timezone.now()
-    # Driven from the participants (their end and "active" = not cancelled are the
-    # session's, kept by a trigger): one anti-join, instead of a count per ended
-    # session (200 ms at 2,000 patients; see `manage.py bench`).
-    pending = Participant.objects.filter(active=True, end__lte=now).exclude(
-        Exists(
-            Attendance.objects.filter(
-                session=OuterRef("session"), patient=OuterRef("patient")
+    counts = list(
+        Participant.objects.filter(end__lte=now, active=True)
+        .exclude(
+            Exists(
+                Attendance.objects.filter(
+                    session=OuterRef("session"), patient=OuterRef("patient")
+                )
             )
         )
-    )
-    unmarked = (
-        pending.filter(session=OuterRef("pk"))
-        .values("session")
+        .values("session_id", "end")
         .annotate(n=Count("id"))
-        .values("n")[:1]
+        .order_by("-end", "-session_id")
+        .values_list("session_id", "n")[:limit]
     )
-    return list(
-        TherapySession.objects.filter(pk__in=pending.values("session"))
-        .annotate(unmarked_count=Subquery(unmarked, output_field=IntegerField()))
-        .select_related("topic", "room")
-        .order_by("-end", "-id")[:limit]
+    by_id = (
+        TherapySession.objects.select_related("topic", "room").in_bulk(
+            [pk for pk, _ in counts]
+        )
+        if counts
+        else {}
     )
+    sessions = []
+    for pk, n in counts:
+        session = by_id[pk]
+        session.unmarked_count = n
+        sessions.append(session)
+    return sessions
 
 
 # --- The letter and exports --------------------------------------------------------
@@ -625,75 +631,111 @@ def attendance_letter_data(*, patient, start, end):
     }
 
 
+EXPORT_SQL = """
+SELECT (s.start AT TIME ZONE %(tz)s)::date AS day,
+       pt.record_number,
+       s.kind,
+       s.modality,
+       COALESCE(fac.names, '') AS facilitators,
+       ROUND(EXTRACT(EPOCH FROM (s."end" - s.start)) / 60)::int AS scheduled,
+       COALESCE(a.minutes, 0) AS attended,
+       COALESCE(a.status, 'unmarked') AS status
+FROM therapy_sessions_participant p
+JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+JOIN patients_patient pt ON pt.id = p.patient_id
+LEFT JOIN therapy_sessions_attendance a
+       ON a.session_id = p.session_id AND a.patient_id = p.patient_id
+LEFT JOIN (
+    SELECT sf.session_id,
+           STRING_AGG(u.full_name, '; ' ORDER BY sf.id) AS names
+    FROM therapy_sessions_sessionfacilitator sf
+    JOIN accounts_user u ON u.id = sf.user_id
+    WHERE sf.start >= %(lo)s AND sf.start < %(hi)s
+    GROUP BY sf.session_id
+) fac ON fac.session_id = s.id
+WHERE p.start >= %(lo)s AND p.start < %(hi)s AND s.status <> 'cancelled'
+ORDER BY s.start, s.id, pt.record_number
+"""
+
+DAILY_SQL = """
+SELECT (s.start AT TIME ZONE %(tz)s)::date AS day,
+       pt.record_number,
+       pt.last_name,
+       pt.first_name,
+       COUNT(*) AS sessions,
+       COUNT(*) FILTER (
+           WHERE a.status IN ('present', 'late', 'left_early')
+       ) AS sessions_attended,
+       COALESCE(SUM(a.minutes), 0) AS total_minutes
+FROM therapy_sessions_participant p
+JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+JOIN patients_patient pt ON pt.id = p.patient_id
+LEFT JOIN therapy_sessions_attendance a
+       ON a.session_id = p.session_id AND a.patient_id = p.patient_id
+WHERE p.start >= %(lo)s AND p.start < %(hi)s AND s.status <> 'cancelled'
+GROUP BY 1, pt.id
+ORDER BY 1, pt.record_number
+"""
+
+
+def _rows(sql, params, size=2000):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while True:
+            batch = cursor.fetchmany(size)
+            if not batch:
+                return
+            yield from batch
+
+
 def attendance_export_rows(*, start, end):
-    """One row per patient per session between two local dates: expected patients
-    and their marks ("unmarked" when none yet). One query."""
+    """One row per patient per session between two local dates, for the CSV:
+    (date, record number, kind, modality, facilitators, scheduled minutes,
+    attended minutes, status); "unmarked" when there is no mark yet. Cancelled
+    sessions are left out. One query (a report: plain SQL with outer joins, so a
+    month of a large clinic streams in a fraction of a second)."""
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    mark = Attendance.objects.filter(
-        session=OuterRef("session"), patient=OuterRef("patient")
-    )
-    facilitators = (
-        SessionFacilitator.objects.filter(session=OuterRef("session"))
-        .values("session")
-        .annotate(names=StringAgg("user__full_name", delimiter="; ", order_by="id"))
-        .values("names")[:1]
-    )
-    return (
-        Participant.objects.filter(start__gte=lo, start__lt=hi)
-        .exclude(session__status=TherapySession.Status.CANCELLED)
-        .annotate(
-            day=local_date("start"),
-            status=Coalesce(
-                Subquery(mark.values("status")[:1]),
-                Value("unmarked"),
-                output_field=CharField(),
-            ),
-            attended=Coalesce(Subquery(mark.values("minutes")[:1]), 0),
-            facilitator_names=Coalesce(
-                Subquery(facilitators), Value(""), output_field=CharField()
-            ),
-            scheduled=Epoch(F("end") - F("start")) / 60,
+    kinds = dict(Kind.choices)
+    modalities = dict(Modality.choices)
+    params = {"tz": str(clinic_zone()), "lo": lo, "hi": hi}
+    for day, record, kind, modality, names, scheduled, attended, status in _rows(
+        EXPORT_SQL, params
+    ):
+        yield (
+            day.isoformat(),
+            record,
+            kinds.get(kind, kind),
+            modalities.get(modality, modality),
+            names,
+            scheduled,
+            attended,
+            status,
         )
-        .select_related("session", "patient")
-        .order_by("start", "session_id", "patient__record_number")
-    )
 
 
 def daily_summary_rows(*, start, end):
-    """One row per patient per local day with a scheduled session: sessions,
-    minutes attended and whether the day reached the daily target. One query."""
-    clinic_settings = clinic_settings_read()
+    """One row per patient per local day with a scheduled session, for per-diem
+    billing: (date, record number, last name, first name, sessions scheduled,
+    sessions attended, minutes attended, "yes"/"no" daily target met). Two
+    queries (the settings, the report)."""
+    target = clinic_settings_read().daily_target_minutes
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    mark = Attendance.objects.filter(
-        session=OuterRef("session"), patient=OuterRef("patient")
-    )
-    rows = (
-        Participant.objects.filter(start__gte=lo, start__lt=hi)
-        .exclude(session__status=TherapySession.Status.CANCELLED)
-        .annotate(
-            day=local_date("start"),
-            attended=Coalesce(Subquery(mark.values("minutes")[:1]), 0),
-            was_there=Exists(mark.filter(status__in=ATTENDED)),
+    params = {"tz": str(clinic_zone()), "lo": lo, "hi": hi}
+    for day, record, last, first, sessions, attended, minutes in _rows(
+        DAILY_SQL, params
+    ):
+        yield (
+            day.isoformat(),
+            record,
+            last,
+            first,
+            sessions,
+            attended,
+            minutes,
+            "yes" if minutes >= target else "no",
         )
-        .values(
-            "day",
-            "patient__record_number",
-            "patient__last_name",
-            "patient__first_name",
-        )
-        .annotate(
-            sessions=Count("id"),
-            sessions_attended=Count("id", filter=Q(was_there=True)),
-            total_minutes=Sum("attended"),
-        )
-        .order_by("day", "patient__record_number")
-    )
-    target = clinic_settings.daily_target_minutes
-    for r in rows:
-        r["met"] = r["total_minutes"] >= target
-        yield r
 
 
 def patient_hours_section(*, patient, weeks=12):

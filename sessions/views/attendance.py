@@ -269,19 +269,6 @@ def attendance_export(request):
     )
     stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
     if report == "daily":
-        rows = (
-            (
-                r["day"].isoformat(),
-                r["patient__record_number"],
-                r["patient__last_name"],
-                r["patient__first_name"],
-                r["sessions"],
-                r["sessions_attended"],
-                r["total_minutes"],
-                "yes" if r["met"] else "no",
-            )
-            for r in selectors.daily_summary_rows(start=start, end=end)
-        )
         header = [
             "date",
             "record_number",
@@ -292,22 +279,9 @@ def attendance_export(request):
             "minutes_attended",
             "met_daily_target",
         ]
+        rows = selectors.daily_summary_rows(start=start, end=end)
         return _csv_response(f"attendance-daily-{stamp}.csv", header, rows)
-    rows = (
-        (
-            p.day.isoformat(),
-            p.patient.record_number,
-            p.session.get_kind_display(),
-            p.session.get_modality_display(),
-            p.facilitator_names,
-            round(p.scheduled),
-            p.attended,
-            p.status,
-        )
-        for p in selectors.attendance_export_rows(start=start, end=end).iterator(
-            chunk_size=2000
-        )
-    )
+    rows = selectors.attendance_export_rows(start=start, end=end)
     header = [
         "date",
         "record_number",
