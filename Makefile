@@ -38,13 +38,14 @@ run: setup
 	echo "  Ctrl-C stops web, worker and beat." && echo "" && \
 	$(VENV)/bin/honcho -f Procfile.dev start -p $(PORT) || [ $$? -eq 130 ]
 
+CHECKS = $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
+	$(PY) manage.py makemigrations --check --dry-run
+
 # The whole suite also checks lint, format and migrations; with PYTEST_ARGS (one
 # file, one -k expression) only pytest runs.
 test: setup
 	@$(SERVICES) && \
-	if [ -z "$(PYTEST_ARGS)" ]; then \
-	  $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && \
-	  $(PY) manage.py makemigrations --check --dry-run; fi && \
+	$(if $(PYTEST_ARGS),true,$(CHECKS)) && \
 	{ $(VENV)/bin/pytest $(PYTEST_ARGS); rc=$$?; \
 	  [ $$rc -ne 5 ] || echo "pytest collected no test: check PYTEST_ARGS" >&2; \
 	  exit $$rc; }
