@@ -84,11 +84,12 @@ def test_seed_large_refuses_the_applications_own_database():
 @pytest.mark.django_db
 def test_bench_fails_loudly_when_a_page_has_no_url(monkeypatch):
     from core.bench import pages
+    from core.management.commands import bench  # imported before patching
 
     def broken(subjects):
         return [pages.Page("patient list", "staff", "patients:no_such_page")]
 
+    monkeypatch.setattr(bench, "key_pages", broken)
     monkeypatch.setattr(pages, "key_pages", broken)
-    monkeypatch.setattr("core.management.commands.bench.key_pages", broken)
     with pytest.raises(CommandError, match="no URL named 'patients:no_such_page'"):
         run_bench("--here", "--small-only", "--repeat=1", "--alerts=1")
