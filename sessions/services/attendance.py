@@ -249,10 +249,18 @@ def attendance_mark_rest_present(*, session: TherapySession, actor) -> int:
 
 def attendance_export_log(*, actor, patient=None, summary: str) -> None:
     """Audit a letter or export of attendance (who took what, about whom)."""
+    _access_log(
+        actor=actor, action=AuditEvent.Action.EXPORT, patient=patient, summary=summary
+    )
+
+
+def attendance_view_log(*, actor, patient, summary: str) -> None:
+    """Audit a look at one patient's attendance and hours."""
+    _access_log(
+        actor=actor, action=AuditEvent.Action.VIEW, patient=patient, summary=summary
+    )
+
+
+def _access_log(*, actor, action, patient, summary):
     with transaction.atomic():
-        audit(
-            user=actor,
-            action=AuditEvent.Action.EXPORT,
-            patient=patient,
-            summary=summary,
-        )
+        audit(user=actor, action=action, obj=patient, patient=patient, summary=summary)

@@ -23,6 +23,7 @@ from sessions.services.attendance import (
     attendance_export_log,
     attendance_mark_rest_present,
     attendance_record,
+    attendance_view_log,
 )
 
 ROSTER_ERRORS_KEY = "roster_errors"
@@ -181,6 +182,9 @@ def _hours_page(request, patient, letter_form=None, status=200):
 def patient_hours(request, pk):
     """A patient's hours week by week (chart and table) with the letter form."""
     patient = get_object_or_404(Patient, pk=pk)
+    attendance_view_log(
+        actor=request.user, patient=patient, summary="Viewed hours and attendance"
+    )
     return _hours_page(request, patient)
 
 

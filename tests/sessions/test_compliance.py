@@ -265,3 +265,22 @@ def test_staff_dashboard_to_do_costs_the_same_queries_for_few_and_many_sessions(
             client.get(reverse("core:staff_dashboard"))
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_doctor_dashboard_costs_the_same_queries_for_few_and_many_patients(
+    client_for, doctor_user
+):
+    client = client_for(doctor_user)
+    counts = []
+    for n in (3, 30):
+        for i in range(n):
+            p = AdmittedPatientFactory(attending_doctor=doctor_user)
+            mark(past_session(hours_ago=48 + 7 * i + 1000 * n), p, "unexcused")
+            mark(past_session(hours_ago=24 + 7 * i + 1000 * n), p, "unexcused")
+        client.get(reverse("core:doctor_dashboard"))
+        with CaptureQueriesContext(connection) as ctx:
+            body = client.get(reverse("core:doctor_dashboard")).content.decode()
+        flagged = body.split('id="flagged-patients"')[1].split("</section>")[0]
+        assert flagged.count("no-shows in a row") >= n
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts

@@ -159,3 +159,12 @@ def test_patient_hours_page_query_count_does_not_grow_with_attendance(
             assert client.get(url).status_code == 200
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+def test_viewing_a_patients_hours_writes_an_audit_row(client_for, doctor_user):
+    from core.models import AuditEvent
+
+    p = AdmittedPatientFactory()
+    client_for(doctor_user).get(reverse("therapy_sessions:patient_hours", args=[p.pk]))
+    event = AuditEvent.objects.get(action="view", patient=p)
+    assert event.user == doctor_user
