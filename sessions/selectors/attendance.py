@@ -218,6 +218,11 @@ def patient_hours(*, patient, weeks=12, today=None):
             )
         total = sum(d["minutes"] for d in days)
         target = weekly_target(patient, monday, clinic_settings)
+        outside = not total and (
+            patient.admitted_on is None
+            or monday + 6 * DAY < patient.admitted_on
+            or (patient.discharged_on is not None and monday > patient.discharged_on)
+        )
         rows.append(
             {
                 "monday": monday,
@@ -228,6 +233,7 @@ def patient_hours(*, patient, weeks=12, today=None):
                 "target_minutes": target,
                 "target_hours": hours(target),
                 "met": total >= target,
+                "outside": outside,
                 "current": monday == this_monday,
                 "iop_days": sum(1 for d in days if d["minutes"] > 0),
                 "days_met": sum(1 for d in days if d["met"]),

@@ -168,3 +168,9 @@ def test_viewing_a_patients_hours_writes_an_audit_row(client_for, doctor_user):
     client_for(doctor_user).get(reverse("therapy_sessions:patient_hours", args=[p.pk]))
     event = AuditEvent.objects.get(action="view", patient=p)
     assert event.user == doctor_user
+
+
+def test_weeks_before_admission_are_not_counted_as_below_target():
+    p = AdmittedPatientFactory(admitted_on=week_start(clinic_today()) - 7 * DAY)
+    weeks = patient_hours(patient=p, weeks=3)["weeks"]
+    assert [w["outside"] for w in weeks] == [True, False, False]
