@@ -508,3 +508,58 @@ def test_marks_are_recorded_at_the_time_of_the_request(group, staff_user):
         session=session, patient=p, status=S.PRESENT, actor=staff_user
     )
     assert before <= att.recorded_at <= timezone.now() + datetime.timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"patient": "abc", "status": "present"},
+        {"patient": str(10**30), "status": "present"},
+        {"patient": "-5", "status": "present"},
+        {"status": "present"},
+        {"patient": "1", "status": "maybe"},
+        {"patient": "1", "status": "late", "minutes": str(10**40)},
+        {"patient": "1", "status": "late", "minutes": "1e3"},
+    ],
+)
+def test_hostile_roster_posts_get_a_message_never_a_500(
+    group, client_for, staff_user, data
+):
+    session, (p, *_) = group
+    data = {k: (str(p.pk) if v == "1" else v) for k, v in data.items()}
+    response = client_for(staff_user).post(
+        roster_url(session), data, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    assert not Attendance.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/patients/99999999999999999999/attendance.pdf",
+        "/sessions/99999999999999999999/attendance/",
+    ],
+)
+def test_huge_ids_are_404(client_for, staff_user, url):
+    assert client_for(staff_user).get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "9999-12-31", "end": "9999-12-31"},
+        {"start": "0001-01-01", "end": "0001-01-02"},
+    ],
+)
+def test_extreme_dates_get_a_message(client_for, staff_user, params):
+    p = AdmittedPatientFactory()
+    letter = client_for(staff_user).get(
+        reverse("therapy_sessions:attendance_letter", args=[p.pk]), params
+    )
+    assert letter.status_code == 400
+    assert "between 1900 and 2100" in letter.content.decode()
+    export = client_for(staff_user).get(
+        reverse("therapy_sessions:attendance_export"), {**params, "report": "daily"}
+    )
+    assert export.status_code == 400
