@@ -223,14 +223,19 @@ def _get(client, url, page):
     return len(body)
 
 
-def measure(client, page, *, repeat, warmup=2):
+def measure(client, page, *, repeat, warmup=2, budget_seconds=15.0, at_least=5):
+    """Queries of one request, then the median and p95 of `repeat` timed requests
+    (fewer, but at least `at_least`, when a page would take over `budget_seconds`)."""
     url = page.url()
     for _ in range(warmup):
         _get(client, url, page)
     _fresh_session(client)
     queries = count_queries(lambda: _get(client, url, page))
     times = []
-    for _ in range(repeat):
+    deadline = time.monotonic() + budget_seconds
+    for i in range(repeat):
+        if i >= at_least and time.monotonic() > deadline:
+            break
         t0 = time.perf_counter()
         _get(client, url, page)
         times.append((time.perf_counter() - t0) * 1000)
@@ -239,6 +244,17 @@ def measure(client, page, *, repeat, warmup=2):
         "median_ms": round(statistics.median(times), 1),
         "p95_ms": round(percentile(times, 95), 1),
     }
+
+
+def floor_times(client, n):
+    """`n` timed requests of the floor page, in milliseconds."""
+    url = FLOOR.url()
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        _get(client, url, FLOOR)
+        times.append((time.perf_counter() - t0) * 1000)
+    return times
 
 
 def count_queries(func):

@@ -898,7 +898,7 @@ class LargeClinic:
                 status = "completed"
                 if rng.random() < 0.01:
                     status, reason = "cancelled", "Facilitator ill"
-                elif end > now - datetime.timedelta(hours=20) and rng.random() < 0.08:
+                elif end > now - datetime.timedelta(hours=72) and rng.random() < 0.08:
                     status = "scheduled"  # ended, attendance not taken yet
             self.sessions.append(
                 (
