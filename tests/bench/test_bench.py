@@ -93,3 +93,26 @@ def test_bench_fails_loudly_when_a_page_has_no_url(monkeypatch):
     monkeypatch.setattr(pages, "key_pages", broken)
     with pytest.raises(CommandError, match="no URL named 'patients:no_such_page'"):
         run_bench("--here", "--small-only", "--repeat=1", "--alerts=1")
+
+
+def test_markdown_table_has_a_row_per_page_and_the_pipeline_line():
+    from core.bench.report import markdown
+
+    result = {
+        "floor_ms": 3.1,
+        "pages": [
+            {
+                "name": "patient list",
+                "role": "staff",
+                "small": {"queries": 7, "median_ms": 4.2, "p95_ms": 5.0},
+                "large": {"queries": 7, "median_ms": 6.3, "p95_ms": 7.9},
+                "ratio_to_floor": 2.03,
+            }
+        ],
+        "alerts": {"count": 1000, "seconds": 8.2, "per_second": 122.0},
+        "letter_year_ms": 410,
+    }
+    table = markdown(result).splitlines()
+    assert table[2] == "| patient list | staff | 7 / 7 | 4.2 (5.0) | 6.3 (7.9) | 2.03 |"
+    assert "1000 missed sessions in 8.2 s (122.0 per second)" in table[-1]
+    assert "410 ms" in table[-1]

@@ -24,6 +24,7 @@ from core.bench.pages import (
     logged_in_client,
 )
 from core.bench.pages import measure as measure_page
+from core.bench.report import markdown
 
 BENCH_SETTINGS = {
     # Production-like: no query log, no debug templates, plain static URLs (the
@@ -51,6 +52,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="JSON on stdout.")
+        parser.add_argument(
+            "--markdown", action="store_true", help="Also print a Markdown table."
+        )
         parser.add_argument("--small-only", action="store_true")
         parser.add_argument("--repeat", type=int, default=20)
         parser.add_argument("--warmup", type=int, default=2)
@@ -86,6 +90,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result, indent=2))
         else:
             self._table(result, time.monotonic() - started)
+        if o["markdown"]:
+            self.stdout.write("\n" + markdown(result))
 
     def note(self, message):
         if not self.quiet:

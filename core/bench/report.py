@@ -1,0 +1,27 @@
+"""The bench result as a Markdown table (for the README)."""
+
+
+def markdown(result):
+    lines = [
+        "| page | role | queries small / large | small median (p95) ms "
+        "| large median (p95) ms | large / floor |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for page in result["pages"]:
+        small, large = page["small"], page["large"]
+        queries = f"{small['queries']} / {large['queries'] if large else '-'}"
+        large_ms = f"{large['median_ms']} ({large['p95_ms']})" if large else "-"
+        lines.append(
+            f"| {page['name']} | {page['role']} | {queries} "
+            f"| {small['median_ms']} ({small['p95_ms']}) | {large_ms} "
+            f"| {page['ratio_to_floor']} |"
+        )
+    alerts = result["alerts"]
+    lines += [
+        "",
+        f"Floor (base layout, logged in): {result['floor_ms']} ms. "
+        f"Alert pipeline: {alerts['count']} missed sessions in {alerts['seconds']} s "
+        f"({alerts['per_second']} per second). "
+        f"Year-long attendance letter: {result['letter_year_ms']} ms.",
+    ]
+    return "\n".join(lines)
