@@ -250,6 +250,11 @@ class AdmissionRequest(models.Model):
     def __str__(self):
         return f"Admission request {self.pk} for {self.patient.record_number}"
 
+    @property
+    def presenting_problem_labels(self):
+        labels = dict(Patient.Problem.choices)
+        return [labels.get(p, p) for p in self.presenting_problems]
+
 
 class DoctorDecision(models.Model):
     """A doctor's signed decision. Immutable in the database (a trigger refuses

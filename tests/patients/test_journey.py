@@ -74,3 +74,21 @@ def test_staff_registers_and_the_doctor_admits(page, staff_user, doctor_user):
     decision = DoctorDecision.objects.get(patient=patient)
     assert decision.signed_by == doctor_user
     assert Patient.objects.get(pk=patient.pk).status == "admitted"
+
+
+@pytest.mark.browser
+def test_patient_search_updates_the_list_as_staff_type(page, staff_user):
+    from tests.factories import PatientFactory
+
+    PatientFactory(first_name="Avery", last_name="Stone")
+    PatientFactory(first_name="Blake", last_name="Rivers")
+    browser_login(page, staff_user.email)
+    page.goto("/patients/")
+    rows = page.locator("#patient-results tbody tr")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Search").fill("rivers")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Rivers, Blake")
+    assert "q=rivers" in page.url
+    page.get_by_label("Status").select_option("admitted")
+    expect(page.get_by_text("No patient matches.")).to_be_visible()
