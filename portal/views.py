@@ -10,7 +10,7 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -268,10 +268,11 @@ def accept(request, token):
 
 def _back(request, sponsor):
     target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
+    if target.startswith("/") and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
+        # Not redirect(): it would try a string like "-1" as a URL name (500).
+        return HttpResponseRedirect(target)
     try:
         return redirect(reverse("patients:detail", args=[sponsor.patient_id]))
     except NoReverseMatch:

@@ -4,7 +4,9 @@ retry button for failed ones."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
@@ -53,8 +55,9 @@ def alert_retry(request, pk):
     else:
         messages.success(request, f"Alert {alert.pk} queued again.")
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        back = ""
-    return redirect(back or "therapy_sessions:alerts")
+        back = reverse("therapy_sessions:alerts")
+    # Not redirect(): it would try a string like "-1" as a URL name (500).
+    return HttpResponseRedirect(back)

@@ -5,7 +5,7 @@ import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -465,11 +465,12 @@ def patient_feed_regenerate(request, patient_pk):
         f"New calendar link for {patient.full_name}: {_feed_url(request, feed)}",
     )
     target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = reverse("patients:detail", kwargs={"pk": patient.pk})
-    return redirect(target)
+    # Not redirect(): it would try a string like "-1" as a URL name (500).
+    return HttpResponseRedirect(target)
 
 
 def _feed_url(request, feed):

@@ -56,6 +56,12 @@ def build_world(users):
     )
     session = SessionFactory()
     enrol(session, patient)
+    # A session that ended an hour ago: its roster takes attendance.
+    ended = SessionFactory(
+        start=timezone.now() - datetime.timedelta(hours=4),
+        end=timezone.now() - datetime.timedelta(hours=1),
+    )
+    enrol(ended, patient)
     facilitate(session, UserFactory(role=roles.STAFF))
     family = SessionFactory(
         kind="family",
@@ -107,6 +113,7 @@ def build_world(users):
         "decision": decision,
         "pending_request": pending,
         "session": session,
+        "ended_session": ended,
         "family_session": family,
         "member": member,
         "series": series,
