@@ -106,6 +106,7 @@ class PatientForm(forms.ModelForm):
             "medical_probation_details": forms.Textarea(attrs={"rows": 3}),
         }
         labels = {
+            "presenting_problems_other": "Other problem (describe)",
             "medical_probation": "On medical probation",
             "sponsor_required": "A sponsor is required (admission waits for one "
             "with an active consent)",
