@@ -180,6 +180,10 @@ def series_create(request):
         for key in ("starts_on", "start_time", "kind", "room"):
             if request.GET.get(key):
                 initial[key] = request.GET[key]
+        # The calendar links give the day's weekday in Django's "w" (0 = Sunday).
+        sunday_first = _int(request.GET.get("weekdays"))
+        if sunday_first is not None and 0 <= sunday_first <= 6:
+            initial["weekdays"] = [(sunday_first - 1) % 7]
     form = forms.SeriesForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data

@@ -624,3 +624,19 @@ def test_only_staff_and_admin_manage_rooms(role, users, client_for):
     from sessions.models import Room
 
     assert not Room.objects.filter(name="Sneaky").exists()
+
+
+def test_calendar_day_links_prefill_the_session_and_series_forms(
+    client_for, staff_user
+):
+    client = client_for(staff_user)
+    monday = datetime.date.fromisocalendar(2027, 10, 1)
+    wednesday = monday + datetime.timedelta(days=2)
+    body = client.get("/sessions/?week=2027-W10").content.decode()
+    assert f"/sessions/new/?date={wednesday:%Y-%m-%d}" in body
+    series_link = f"/sessions/series/new/?starts_on={wednesday:%Y-%m-%d}&amp;weekdays=3"
+    assert series_link in body
+    response = client.get(f"/sessions/series/new/?starts_on={wednesday}&weekdays=3")
+    form = response.context["form"]
+    assert form.initial["weekdays"] == [2]  # Wednesday, Monday = 0
+    assert str(form.initial["starts_on"]) == str(wednesday)
