@@ -121,3 +121,75 @@ def test_browser_login_with_an_enrolled_authenticator(page, doctor_user, securit
     secret = enrol(doctor_user)
     browser_login(page, doctor_user.email, totp_secret=secret)
     assert page.url.endswith("/dashboard/doctor/")
+
+
+class _InlineFinder:
+    """Collects what a strict CSP would block: inline scripts, style and on*
+    attributes, javascript: URLs."""
+
+    def __init__(self, html):
+        from html.parser import HTMLParser
+
+        self.problems = []
+        finder = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                a = dict(attrs)
+                if (
+                    tag == "script"
+                    and not a.get("src")
+                    and a.get("type") != "application/json"
+                ):
+                    finder.problems.append("inline <script>")
+                if "style" in a:
+                    finder.problems.append(f"style attribute on <{tag}>")
+                for key, value in a.items():
+                    if key.startswith("on"):
+                        finder.problems.append(f"{key} handler on <{tag}>")
+                    if key in ("href", "src", "action") and (value or "").startswith(
+                        "javascript:"
+                    ):
+                        finder.problems.append(f"javascript: URL on <{tag}>")
+
+        Parser().feed(html)
+
+
+def test_no_page_needs_inline_script_or_style(users, client):
+    """Every page of the permission table, as a role that may open it: nothing
+    the Content-Security-Policy would block."""
+    from django.urls import reverse
+
+    from .test_permission_matrix import ANON, TABLE
+    from .world import build_world
+
+    world = build_world(users)
+    checked = 0
+    problems = {}
+    for name, (allowed, kwargs_for) in sorted(TABLE.items()):
+        if name.startswith("admin:") or name == "accounts:logout_everywhere":
+            continue  # the Django admin ships its own pages
+        role = next(
+            r for r in ("admin", "staff", "doctor", "sponsor", ANON) if r in allowed
+        )
+        client.logout()
+        if role != ANON:
+            client.force_login(users[role])
+        url = reverse(name, kwargs=kwargs_for(world) if kwargs_for else None)
+        response = client.get(url, follow=True)
+        if "html" not in response.get("Content-Type", ""):
+            continue
+        found = _InlineFinder(response.content.decode()).problems
+        if found:
+            problems[url] = sorted(set(found))
+        checked += 1
+    client.force_login(users["staff"])
+    for url in (
+        reverse("therapy_sessions:detail", args=[world["family_session"].pk]),
+        reverse("therapy_sessions:roster", args=[world["ended_session"].pk]),
+    ):
+        found = _InlineFinder(client.get(url).content.decode()).problems
+        if found:
+            problems[url] = sorted(set(found))
+    assert checked >= 40
+    assert not problems, problems
