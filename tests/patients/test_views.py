@@ -423,3 +423,36 @@ def test_consent_copy_for_the_sponsor_is_logged(client_for, staff_user, world):
         reverse("patients:consent_pdf", kwargs={"pk": world["consent"].pk})
     )
     assert Disclosure.objects.count() == 1
+
+
+WRITES = [
+    ("create", None),
+    ("edit", "patient"),
+    ("hold", "patient"),
+    ("resume", "patient"),
+    ("discharge", "patient"),
+    ("request_admission", "waiting"),
+    ("request_withdraw", "pending"),
+    ("sponsor_create", "patient"),
+    ("sponsor_edit", "sponsor"),
+    ("consent_create", "sponsor"),
+    ("consent_revoke", "consent"),
+    ("consent_pdf", "consent"),
+    ("decide", "pending"),
+    ("decision_supersede", "decision"),
+]
+
+
+@pytest.mark.parametrize("name, obj", WRITES)
+def test_refused_roles_cannot_write_by_post(client_for, users, world, name, obj):
+    from core.models import AuditEvent as Audit
+
+    url = reverse(f"patients:{name}", kwargs={"pk": world[obj].pk} if obj else None)
+    before = Audit.objects.count()
+    allowed = {p[0]: p[2] for p in PAGES}[name]
+    for role in {"sponsor", "staff", "doctor", "admin"} - allowed:
+        response = client_for(users[role]).post(
+            url, {"reason": "x", "on": "2026-01-01"}
+        )
+        assert response.status_code == 403, (name, role)
+    assert Audit.objects.count() == before
