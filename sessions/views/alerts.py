@@ -37,7 +37,9 @@ def alerts(request):
         "state_counts": selectors.alert_state_counts(),
     }
     template = (
-        "sessions/partials/_alerts_results.html" if request.htmx else "sessions/alerts.html"
+        "sessions/partials/_alerts_results.html"
+        if request.htmx
+        else "sessions/alerts.html"
     )
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
