@@ -217,6 +217,35 @@ def _insert_participant(*, session, patient, actor):
     return link
 
 
+def _insert_participants_bulk(*, pairs, actor):
+    """Insert many (session, patient) rows in one statement; the triggers and
+    constraints still check every row. On a refusal, redo them one by one to name
+    the conflict (the caller's transaction is then rolled back by the error)."""
+    if not pairs:
+        return []
+    try:
+        with transaction.atomic():
+            return Participant.objects.bulk_create(
+                [Participant(session=s, patient=p, added_by=actor) for s, p in pairs]
+            )
+    except IntegrityError:
+        for session, patient in pairs:
+            _insert_participant(session=session, patient=patient, actor=actor)
+        raise
+
+
+def _audit_series_enrolment(*, actor, series, patient, sessions, verb="Added to"):
+    first, last = local(sessions[0].start), local(sessions[-1].start)
+    audit(
+        user=actor,
+        action="participant_add" if verb == "Added to" else "participant_remove",
+        obj=series,
+        patient=patient,
+        summary=f"{verb} {len(sessions)} sessions of {series}, "
+        f"{first:%b %-d} to {last:%b %-d, %Y}",
+    )
+
+
 # ------------------------------------------------------------------- rooms, topics
 
 
@@ -727,6 +756,7 @@ def series_create(
         created_by=actor,
     )
     series.facilitators.set(facilitators)
+    sessions = []
     for day in dates:
         start = make_local(day, start_time)
         session = TherapySession(
@@ -743,8 +773,14 @@ def series_create(
             created_by=actor,
         )
         _save_session(session, facilitators=facilitators)
-        for patient in patients:
-            _insert_participant(session=session, patient=patient, actor=actor)
+        sessions.append(session)
+        _insert_participants_bulk(
+            pairs=[(session, patient) for patient in patients], actor=actor
+        )
+    for patient in patients:
+        _audit_series_enrolment(
+            actor=actor, series=series, patient=patient, sessions=sessions
+        )
     audit(
         user=actor,
         action="series_create",
@@ -799,8 +835,12 @@ def series_patient_add(*, series, patient, from_date, actor):
                 f"{describe(session)} is full ({session.capacity} places); "
                 f"{patient.full_name} was not added to the series."
             )
-        _insert_participant(session=session, patient=patient, actor=actor)
         added.append(session)
+    _insert_participants_bulk(pairs=[(s, patient) for s in added], actor=actor)
+    if added:
+        _audit_series_enrolment(
+            actor=actor, series=series, patient=patient, sessions=added
+        )
     return added
 
 
@@ -820,14 +860,14 @@ def series_patient_remove(*, series, patient, from_date, actor):
         raise SchedulingError(
             f"{patient.full_name} is on no occurrence of this series from that date."
         )
-    for link in links:
-        audit(
-            user=actor,
-            action="participant_remove",
-            obj=link.session,
-            patient=patient,
-            summary=f"Removed from {describe(link.session)} (series)",
-        )
+    links.sort(key=lambda link: link.session.start)
+    _audit_series_enrolment(
+        actor=actor,
+        series=series,
+        patient=patient,
+        sessions=[link.session for link in links],
+        verb="Removed from",
+    )
     Participant.objects.filter(pk__in=[link.pk for link in links]).delete()
     return len(links)
 

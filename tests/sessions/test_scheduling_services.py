@@ -630,3 +630,28 @@ def test_a_session_that_has_started_cannot_be_moved():
         svc.session_update(
             session=session, actor=actor, start_time=datetime.time(7, 15)
         )
+
+
+def test_series_with_a_double_booked_patient_names_them_and_creates_nothing():
+    actor = staff()
+    patient = AdmittedPatientFactory(first_name="Dee", last_name="Holt")
+    other = AdmittedPatientFactory()
+    day = _day(9)
+    blocker = _group(staff(), start=make_local(day, EVENING), patients=[patient])
+    with pytest.raises(SchedulingError) as exc:
+        _series(actor, weekdays=[day.weekday()], count=3, patients=[other, patient])
+    assert "Dee Holt is already booked" in exc.value.messages[0]
+    assert f"session {blocker.pk}" in exc.value.messages[0]
+    assert TherapySession.objects.count() == 1
+    assert not Participant.objects.filter(patient=other).exists()
+
+
+def test_series_enrolment_writes_one_audit_row_per_patient():
+    actor = staff()
+    patients = AdmittedPatientFactory.create_batch(2)
+    series = _series(actor, count=6, patients=patients)
+    for patient in patients:
+        rows = AuditEvent.objects.filter(patient=patient, action="participant_add")
+        assert rows.count() == 1
+        assert "6 sessions" in rows.get().summary
+    assert Participant.objects.filter(session__series=series).count() == 12
