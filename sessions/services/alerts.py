@@ -484,6 +484,11 @@ def render_sms(alert):
         body = " ".join(render_to_string(f"email/{name}_sms.txt", ctx).split())
         if len(body) <= sms.MAX_LENGTH:
             return body
+    # Still too long (a very long clinic phone setting): cut the text, keep the
+    # notice whole.
+    if alert.kind == Alert.Kind.MISSED and body.endswith(PART2_NOTICE):
+        head = body[: -len(PART2_NOTICE)].rstrip()
+        return head[: sms.MAX_LENGTH - len(PART2_NOTICE) - 1] + " " + PART2_NOTICE
     return body[: sms.MAX_LENGTH]
 
 

@@ -627,3 +627,13 @@ def test_reminder_sms_is_short_and_says_when_and_how(sms_provider):
     assert len(body) <= 160
     assert "tomorrow" in body and "9:30AM" in body and "in person" in body
     assert session.topic.name not in body
+
+
+def test_sms_keeps_the_notice_whole_even_when_nothing_else_fits(settings):
+    settings.CLINIC_PHONE = "(555) 010-4400 extension 12345, ask for the front desk"
+    consent = consented(channel=Sponsor.Channel.SMS)
+    session = miss(consent.patient)
+    (alert_id,) = create(session, consent.patient)
+    body = svc.render_sms(Alert.objects.get(pk=alert_id))
+    assert len(body) <= 160
+    assert body.endswith(PART2_NOTICE)
