@@ -271,6 +271,15 @@ class DecisionForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         strip=False,
     )
+    otp_code = forms.CharField(
+        label="One-time code from your authenticator app",
+        required=False,
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}
+        ),
+        help_text="Required once two-factor authentication is on for your account.",
+    )
 
 
 class HoldForm(forms.Form):

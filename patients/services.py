@@ -499,6 +499,26 @@ def decision_signature_verify(*, doctor, password, otp_code=None):
             {"password": "That password is not correct; the decision was not signed."},
             code="bad_signature",
         )
+    from accounts.mfa import has_totp, verify_totp
+
+    if has_totp(doctor):
+        # With two-factor authentication on, the signature also needs the
+        # current one-time code (allauth.mfa's TOTP check; a code works once).
+        if not verify_totp(user=doctor, code=otp_code):
+            audit(
+                user=doctor,
+                action=A.LOGIN_FAILED,
+                obj=doctor,
+                summary="Wrong one-time code when signing an admission decision",
+            )
+            raise ValidationError(
+                {
+                    "otp_code": "Enter the current code from your authenticator "
+                    "app; the decision was not signed."
+                },
+                code="bad_signature",
+            )
+        return "password+totp"
     return "password"
 
 
@@ -516,6 +536,7 @@ def decision_sign(
     doctor,
     decision,
     password,
+    otp_code=None,
     conditions="",
     review_date=None,
     reason="",
@@ -529,7 +550,9 @@ def decision_sign(
     both are kept (the table refuses UPDATE and DELETE)."""
     # The signature is checked first, outside the decision's transaction, so that
     # the audit row of a failed attempt stays.
-    method = decision_signature_verify(doctor=doctor, password=password)
+    method = decision_signature_verify(
+        doctor=doctor, password=password, otp_code=otp_code
+    )
     with transaction.atomic():
         return _decision_record(
             request=request,

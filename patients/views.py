@@ -283,6 +283,7 @@ def _decide(request, req_pk, supersedes=None):
                 doctor=request.user,
                 decision=d["decision"],
                 password=d["password"],
+                otp_code=d.get("otp_code"),
                 conditions=d["conditions"],
                 review_date=d["review_date"],
                 reason=d["reason"],
