@@ -193,3 +193,36 @@ def test_no_page_needs_inline_script_or_style(users, client):
             problems[url] = sorted(set(found))
     assert checked >= 40
     assert not problems, problems
+
+
+def test_logs_never_carry_query_strings():
+    import logging
+
+    handler = next(
+        h
+        for h in logging.getLogger().handlers
+        if any(type(f).__name__ == "RedactQueryStrings" for f in h.filters)
+    )
+    record = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        ("GET /patients/?q=Maria+Lopez&status=admitted HTTP/1.1", "200", "5120"),
+        None,
+    )
+    assert handler.filter(record)
+    line = record.getMessage()
+    assert "Maria" not in line and "Lopez" not in line
+    assert line.startswith('"GET /patients/?[redacted] HTTP/1.1" 200')
+
+
+def test_patient_page_links_to_the_accounting_of_disclosures(client_for, users):
+    from .world import build_world
+
+    world = build_world(users)
+    url = f"/patients/{world['patient'].pk}/"
+    link = f'href="/patients/{world["patient"].pk}/disclosures/"'
+    assert link in client_for(users["staff"]).get(url).content.decode()
+    assert link not in client_for(users["doctor"]).get(url).content.decode()
