@@ -306,6 +306,7 @@ def use_broker(url):
 
 def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
     """The environment of a worker process that uses the TEST database."""
+    from django.conf import settings
     from django.db import connection
 
     db = connection.settings_dict
@@ -328,6 +329,7 @@ def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
         ALERT_RETRY_BACKOFF="1",
         ALERT_RETRY_BACKOFF_MAX="4",
         PYTHONUNBUFFERED="1",
+        CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
     )
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -398,10 +400,11 @@ class CeleryWorker:
 
 
 def purge_queue(broker_url):
-    """Empty the default queue (stale messages from earlier runs)."""
+    """Empty this run's own queue (see CELERY_TASK_DEFAULT_QUEUE in test settings);
+    other queues in the same Redis database are left alone."""
     import redis
+    from django.conf import settings
 
     client = redis.Redis.from_url(broker_url)
-    for key in ("celery", "unacked", "unacked_index"):
-        client.delete(key)
+    client.delete(settings.CELERY_TASK_DEFAULT_QUEUE)
     client.close()

@@ -16,6 +16,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+# A queue of this run's own: a worker the tests start consumes only what this run
+# sends, even when `make run` or another test run shares the Redis database.
+CELERY_TASK_DEFAULT_QUEUE = f"iop-test-{os.getpid()}"
 # Real Redis, with a key prefix of this run's own so that runs never share counters.
 CACHES = {
     "default": {

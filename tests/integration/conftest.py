@@ -42,6 +42,7 @@ def worker_factory(django_db_setup, smtp_server):  # noqa: F811
     yield start
     for worker in started:
         worker.stop()
+    purge_queue(BROKER_URL)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def worker(django_db_setup, smtp_server):  # noqa: F811
     yield start()
     for one in started:
         one.stop()
+    purge_queue(BROKER_URL)
 
 
 @pytest.fixture
