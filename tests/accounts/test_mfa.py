@@ -146,3 +146,13 @@ def test_enrolling_later_asks_for_the_password_again(client, sponsor_user):
         response = client.get("/accounts/2fa/totp/activate/")
     assert response.status_code == 302
     assert response.url.startswith("/accounts/reauthenticate/")
+
+
+def test_the_admin_login_form_cannot_skip_two_factor(client, admin_user):
+    enrol(admin_user)
+    response = client.get("/admin/login/")
+    assert response.status_code == 302
+    assert response.url.startswith("/accounts/login/")
+    client.post("/admin/login/", {"username": admin_user.email, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert client.get("/admin/").status_code == 302
