@@ -388,7 +388,7 @@ class CeleryWorker:
             self.proc.wait(timeout=10)
         self.proc = None
 
-    def stop(self):
+    def stop(self, keep_log=False):
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
@@ -397,6 +397,10 @@ class CeleryWorker:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         self.proc = None
+        if not keep_log and not os.environ.get("IOP_KEEP_WORKER_LOGS"):
+            self.log.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.log_path)
 
 
 def purge_queue(broker_url):
