@@ -739,6 +739,11 @@ def series_create(
     )
     if not dates:
         raise SchedulingError("No day in that range falls on the chosen weekdays.")
+    if occurrences and len(dates) < occurrences:
+        raise SchedulingError(
+            f"A series spans at most a year: {occurrences} sessions on these "
+            "weekdays do not fit."
+        )
     series = SessionSeries.objects.create(
         kind=kind,
         title=title,

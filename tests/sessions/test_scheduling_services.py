@@ -655,3 +655,10 @@ def test_series_enrolment_writes_one_audit_row_per_patient():
         assert rows.count() == 1
         assert "6 sessions" in rows.get().summary
     assert Participant.objects.filter(session__series=series).count() == 12
+
+
+def test_series_count_that_does_not_fit_in_a_year_is_refused():
+    actor = staff()
+    with pytest.raises(SchedulingError, match="at most a year"):
+        _series(actor, weekdays=[0], count=60)
+    assert not TherapySession.objects.exists()
