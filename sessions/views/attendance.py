@@ -17,7 +17,7 @@ from core.timeutil import clinic_today, local
 from patients.models import Patient
 from sessions import pdf
 from sessions.forms.attendance import AttendanceForm, DateRangeForm, ExportForm
-from sessions.models import TherapySession
+from sessions.models import Attendance, TherapySession
 from sessions.selectors import attendance as selectors
 from sessions.services.attendance import (
     attendance_export_log,
@@ -119,12 +119,19 @@ def roster(request, pk):
     if patient is None:
         messages.error(request, "That patient does not exist.")
         return _after_post(request, session)
+    minutes = data["minutes"]
+    if request.POST.get("form") == "correction" and data["status"] not in (
+        Attendance.PARTIAL
+    ):
+        # The correction form keeps the earlier minutes in its box; a full
+        # attendance or an absence sets its own minutes.
+        minutes = None
     try:
         attendance_record(
             session=session,
             patient=patient,
             status=data["status"],
-            minutes=data["minutes"],
+            minutes=minutes,
             note=data["note"],
             reason=data["reason"],
             actor=request.user,

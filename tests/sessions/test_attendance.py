@@ -563,3 +563,23 @@ def test_extreme_dates_get_a_message(client_for, staff_user, params):
         reverse("therapy_sessions:attendance_export"), {**params, "report": "daily"}
     )
     assert export.status_code == 400
+
+
+def test_correcting_late_to_present_ignores_the_minutes_left_in_the_box(
+    group, client_for, staff_user
+):
+    session, (p, *_) = group
+    mark(session, p, "late", 150, by=staff_user)
+    client_for(staff_user).post(
+        roster_url(session),
+        {
+            "form": "correction",
+            "patient": p.pk,
+            "status": "present",
+            "minutes": "150",
+            "reason": "Was on time, signed in late",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    att = Attendance.objects.get()
+    assert (att.status, att.minutes) == ("present", 180)
