@@ -45,17 +45,20 @@ def patient_list(
     )
     search = (search or "").strip()
     if search:
-        digits = "".join(ch for ch in search if ch.isdigit())
-        q = Q(record_number__icontains=search)
+        # Every word must match a name or the record number; or the digits match
+        # the phone (stored as typed, compared digits only).
+        words = Q()
         for word in search.split():
-            q |= Q(first_name__icontains=word) | Q(last_name__icontains=word)
-        if " " in search:
-            first, _, last = search.partition(" ")
-            q |= Q(first_name__icontains=first, last_name__icontains=last.strip())
+            words &= (
+                Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(preferred_name__icontains=word)
+                | Q(record_number__icontains=word)
+            )
+        digits = "".join(ch for ch in search if ch.isdigit())
         if len(digits) >= 3:
-            # Phones are stored as typed; compare digits only.
-            q |= Q(phone_digits__contains=digits)
-        qs = qs.alias(phone_digits=_digits("phone")).filter(q)
+            words |= Q(phone_digits__contains=digits)
+        qs = qs.alias(phone_digits=_digits("phone")).filter(words)
     if status:
         qs = qs.filter(status=status)
     if counselor is not None:

@@ -53,8 +53,10 @@ def test_list_searches_name_record_number_and_phone(client_for, staff_user):
         page = client.get(reverse("patients:list"), {"q": q}).context["page"]
         return {p.pk for p in page.object_list}
 
+    c = PatientFactory(first_name="Avery", last_name="Smith", phone="")
     assert names("stone") == {a.pk}
     assert names("Avery Stone") == {a.pk}
+    assert names("avery") == {a.pk, c.pk}
     assert names(b.record_number) == {b.pk}
     assert names("555-444-1212") == {a.pk}
     assert names("4441212") == {a.pk}
