@@ -23,6 +23,20 @@ def _security_off_by_default(settings):
     settings.SESSION_LIMITS_ENFORCED = False
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_namespace(settings):
+    """Each test gets keys of its own in the real Redis cache, so that counters
+    such as allauth's login rate limits never carry over from an earlier test."""
+    import uuid
+
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "KEY_PREFIX": f"iop-test-{uuid.uuid4().hex[:12]}",
+        }
+    }
+
+
 def make_user(role, email=None, **extra):
     slug = role.lower().replace(" ", "-")
     email = email or f"{slug}-{User.objects.count() + 1}@clinic.test"
