@@ -50,3 +50,17 @@ def test_a_doctor_without_mfa_still_signs_with_the_password(client, users):
     assert _sign(client, world["pending_request"]).status_code == 302
     decision = DoctorDecision.objects.get(request=world["pending_request"])
     assert decision.signature_method == "password"
+
+
+def test_a_wrong_one_time_code_is_audited(client, users):
+    from core.models import AuditEvent
+
+    world = build_world(users)
+    enrol(users["doctor"])
+    client.force_login(users["doctor"])
+    _sign(client, world["pending_request"], otp_code="12")
+    assert AuditEvent.objects.filter(
+        user=users["doctor"],
+        action=AuditEvent.Action.LOGIN_FAILED,
+        summary__contains="one-time code",
+    ).exists()
