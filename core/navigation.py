@@ -2,7 +2,7 @@
 
 Each entry is (label, url name, roles). Apps add their pages here."""
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from accounts.roles import ADMIN, DOCTOR, SPONSOR, STAFF
 
@@ -25,15 +25,19 @@ NAV = [
 def nav_for(role, request=None):
     if role is None:
         return []
-    items = []
+    items = [
+        {"label": label, "url": reverse(name), "current": False}
+        for label, name, roles in NAV
+        if role in roles
+    ]
+    # The current page is the entry with the longest address the path starts
+    # with, so that /sessions/today/ marks "Today", not "Schedule" as well.
     path = request.path if request is not None else ""
-    for label, name, roles in NAV:
-        if role not in roles:
-            continue
-        try:
-            url = reverse(name)
-        except NoReverseMatch:
-            continue
-        current = path == url or (url != "/" and path.startswith(url))
-        items.append({"label": label, "url": url, "current": current})
+    matches = [
+        item
+        for item in items
+        if path == item["url"] or (item["url"] != "/" and path.startswith(item["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda item: len(item["url"]))["current"] = True
     return items

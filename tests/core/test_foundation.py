@@ -240,3 +240,10 @@ def test_logout_ends_the_session(client, staff_user):
     assert client.get("/dashboard/staff/").status_code == 200
     client.post("/accounts/logout/")
     assert client.get("/dashboard/staff/").status_code == 302
+
+
+def test_navigation_marks_only_the_most_specific_page_as_current(client, users):
+    client.force_login(users["staff"])
+    html = client.get("/sessions/today/").content.decode()
+    assert html.count('aria-current="page"') == 1
+    assert 'href="/sessions/today/" aria-current="page"' in html
