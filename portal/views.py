@@ -4,7 +4,6 @@ Every sponsor page that shows anything about a patient writes one Disclosure row
 per patient shown and carries the 42 CFR 2.32 notice (templates/portal/base.html).
 """
 
-import importlib
 from functools import wraps
 
 from django.contrib import messages
@@ -19,7 +18,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import ADMIN, SPONSOR, STAFF, has_role, require_role
-from patients.models import PART2_NOTICE, Disclosure, Sponsor
+from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
+from sessions.pdf import attendance_letter_pdf
 
 from . import selectors, services
 from .forms import LetterForm, PreferencesForm, SetPasswordForm
@@ -115,9 +115,16 @@ def patient(request, consent):
     return _private(response)
 
 
-def _letter_pdf(*, patient, start, end):
-    module = importlib.import_module("sessions.pdf")
-    return module.attendance_letter_pdf(patient=patient, start=start, end=end)
+def _letter_pdf(*, consent, start, end):
+    """The sponsor's copy: hours only when the consent covers them, and no
+    identifiers beyond the patient's name."""
+    return attendance_letter_pdf(
+        patient=consent.patient,
+        start=start,
+        end=end,
+        include_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
+        include_identifiers=False,
+    )
 
 
 @require_role(SPONSOR)
@@ -143,7 +150,7 @@ def letter(request, consent):
             )
         )
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    pdf = _letter_pdf(patient=consent.patient, start=start, end=end)
+    pdf = _letter_pdf(consent=consent, start=start, end=end)
     services.disclosures_record(
         user=request.user,
         consents=[consent],

@@ -15,14 +15,26 @@ def _render(template_name, context):
 
 
 def attendance_letter_pdf(
-    *, patient, start: datetime.date, end: datetime.date
+    *,
+    patient,
+    start: datetime.date,
+    end: datetime.date,
+    include_hours: bool = True,
+    include_identifiers: bool = True,
 ) -> bytes:
     """The attendance letter for one patient between two local dates (inclusive):
     sessions scheduled and attended with status and minutes, hours per week
     against target, a summary, the counselor's signature line and the 42 CFR 2.32
-    notice."""
+    notice.
+
+    A sponsor's copy says no more than the consent allows: without
+    `include_hours` it lists dates and attendance status only (no minutes, no
+    hours), and without `include_identifiers` it leaves out the date of birth and
+    the record number."""
     data = attendance_letter_data(patient=patient, start=start, end=end)
-    data.update(_letter_lines(data))
+    data["include_hours"] = include_hours
+    data["include_identifiers"] = include_identifiers
+    data.update(_letter_lines(data, include_hours=include_hours))
     return _render("pdf/attendance_letter.html", data)
 
 
@@ -33,6 +45,9 @@ SESSION_HEAD = (
     f"{'Date':<16}  {'Time':<17}  {'Session':<10} {'Mode':<10} {'Status':<27}"
     f" {'Minutes':>14}"
 )
+SESSION_HEAD_NO_HOURS = (
+    f"{'Date':<16}  {'Time':<17}  {'Session':<10} {'Mode':<10} {'Status':<27}"
+)
 WEEK_HEAD = f"{'Week (Mon-Sun)':<27} {'Hours':>6} {'Target':>7}  Result"
 
 
@@ -40,14 +55,17 @@ def _time(dt):
     return f"{dt:%I:%M %p}".lstrip("0")
 
 
-def _letter_lines(data):
-    sessions = [
-        f"{s['day']:%a %b %d, %Y}  "
-        f"{_time(s['start']) + '-' + _time(s['end']):<17}  "
-        f"{s['kind']:<10} {s['modality']:<10} {s['status']:<27} "
-        f"{s['minutes']:>5} of {s['scheduled_minutes']:>3}"
-        for s in data["sessions"]
-    ]
+def _letter_lines(data, *, include_hours=True):
+    sessions = []
+    for s in data["sessions"]:
+        line = (
+            f"{s['day']:%a %b %d, %Y}  "
+            f"{_time(s['start']) + '-' + _time(s['end']):<17}  "
+            f"{s['kind']:<10} {s['modality']:<10} {s['status']:<27}"
+        )
+        if include_hours:
+            line += f" {s['minutes']:>5} of {s['scheduled_minutes']:>3}"
+        sessions.append(line.rstrip())
     weeks = []
     for w in data["weeks"]:
         span = f"{w['monday']:%b %d, %Y} - {w['sunday']:%b %d}"
@@ -58,7 +76,7 @@ def _letter_lines(data):
             f"{span:<27} {w['hours']:>6.1f} {w['target_hours']:>7.1f}  {result}"
         )
     return {
-        "session_head": SESSION_HEAD,
+        "session_head": SESSION_HEAD if include_hours else SESSION_HEAD_NO_HOURS,
         "session_lines": "\n".join(sessions),
         "week_head": WEEK_HEAD,
         "week_lines": "\n".join(weeks),

@@ -240,6 +240,37 @@ def test_the_letter_download_writes_one_pdf_disclosure(client, sponsor, consent)
     assert f"{start:%Y-%m-%d} to {end:%Y-%m-%d}" in row.what
 
 
+def _letter_text(client, sponsor, consent):
+    from pypdf import PdfReader
+
+    start, end = consent.effective_on, clinic_today()
+    response = _get(
+        client,
+        sponsor,
+        f"/sponsor/patients/{consent.patient_id}/letter/?start={start}&end={end}",
+    )
+    assert response.status_code == 200
+    pages = PdfReader(io.BytesIO(response.content)).pages
+    return " ".join(" ".join(p.extract_text() for p in pages).split())
+
+
+def test_the_sponsors_letter_says_no_more_than_the_consent_allows(client, sponsor):
+    plain = consented_patient(sponsor, last_name="Plainscope")
+    attended(plain.patient, hours_ago=30, minutes=150)
+    text = _letter_text(client, sponsor, plain)
+    assert "Plainscope" in text and "Present" in text
+    assert "of 180" not in text and "hours attended" not in text.lower()
+    assert plain.patient.record_number not in text and "1988" not in text
+
+    hours = consented_patient(
+        sponsor, last_name="Hourscope", scope=Consent.Scope.ATTENDANCE_HOURS
+    )
+    attended(hours.patient, hours_ago=30, minutes=150)
+    text = _letter_text(client, sponsor, hours)
+    assert "Total hours attended" in text and "Hours per week" in text
+    assert hours.patient.record_number not in text
+
+
 def test_a_home_page_with_two_patients_logs_one_disclosure_per_patient(client, sponsor):
     a = consented_patient(sponsor, last_name="Alpha")
     b = consented_patient(sponsor, last_name="Beta")
