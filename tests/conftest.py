@@ -24,19 +24,6 @@ def _security_off_by_default(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_login_rate_limits():
-    """allauth counts failed logins and resets per IP in the cache (real Redis);
-    every test client is 127.0.0.1, so the counts are cleared after each test."""
-    yield
-    from django.core.cache import cache
-
-    client = cache._cache.get_client(None, write=True)
-    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*:allauth:rl:*"))
-    if keys:
-        client.delete(*keys)
-
-
-@pytest.fixture(autouse=True)
 def _own_cache_namespace(settings):
     """Each test gets keys of its own in the real Redis cache, so that counters
     such as allauth's login rate limits never carry over from an earlier test."""
