@@ -193,12 +193,24 @@ class PatientFilterForm(forms.Form):
         raw = self.data.get(name)
         return next((r for r in rows if str(r.pk) == str(raw)), None)
 
+    def stored(self):
+        """The cleaned parameters as plain strings, to keep in the session."""
+        filters = self.filters()
+        return {
+            "q": filters["search"],
+            "status": filters["status"],
+            "counselor": str(filters["counselor"].pk) if filters["counselor"] else "",
+            "doctor": str(filters["doctor"].pk) if filters["doctor"] else "",
+            "track": str(filters["track"].pk) if filters["track"] else "",
+            "sort": filters["sort"],
+        }
+
     def filters(self):
         """Cleaned filters without extra queries (invalid values are ignored)."""
         status = self.data.get("status", "")
         sort = self.data.get("sort", "name")
         return {
-            "search": self.data.get("q", "")[:100],
+            "search": str(self.data.get("q", "")).replace("\x00", "")[:100],
             "status": status if status in Patient.Status.values else "",
             "counselor": self._pick("counselor", self._choices["counselors"]),
             "doctor": self._pick("doctor", self._choices["doctors"]),

@@ -49,27 +49,63 @@ def _pdf_response(data, filename):
 # ------------------------------------------------------------------ patients
 
 
+SEARCHES_KEY = "patient_searches"
+SEARCHES_KEPT = 20
+
+
+def _search_store(request, data):
+    """Keep a search's parameters in the session under a short random key (issue 8:
+    no patient name, record number or phone in a URL); the newest 20 are kept."""
+    import secrets
+
+    searches = dict(request.session.get(SEARCHES_KEY, {}))
+    key = secrets.token_urlsafe(6)
+    searches[key] = data
+    # dicts keep insertion order: drop the oldest beyond the limit.
+    for old in list(searches)[:-SEARCHES_KEPT]:
+        del searches[old]
+    request.session[SEARCHES_KEY] = searches
+    return key
+
+
 @require_role(*CLINICAL)
+@require_http_methods(["GET", "POST"])
 def patient_list(request):
+    """The patient list. The search form is POSTed; its parameters are kept in the
+    session and the URLs carry only `?s=<key>&page=N`."""
     choices = selectors.filter_choices()
-    form = forms.PatientFilterForm(request.GET or None, choices=choices)
+    key, data, expired = None, None, False
+    if request.method == "POST":
+        posted = forms.PatientFilterForm(request.POST, choices=choices)
+        data = posted.stored()
+        key = _search_store(request, data)
+        if not request.htmx:
+            return redirect(f"{request.path}?s={key}")
+    elif request.GET.get("s"):
+        key = request.GET["s"][:20]
+        data = request.session.get(SEARCHES_KEY, {}).get(key)
+        if data is None:
+            key, expired = None, True
+    form = forms.PatientFilterForm(data, choices=choices)
     page = selectors.patient_list_page(
         user=request.user,
         filters=form.filters(),
         page_number=request.GET.get("page"),
         per_page=PAGE_SIZE,
     )
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
         "form": form,
         "page": page,
-        "query": query.urlencode(),
+        "query": f"s={key}" if key else "",
+        "search_expired": expired,
     }
+    fragment = request.htmx and not request.htmx.history_restore_request
     template = (
-        "patients/partials/_list_results.html" if request.htmx else "patients/list.html"
+        "patients/partials/_list_results.html" if fragment else "patients/list.html"
     )
     response = render(request, template, context)
+    if fragment and request.method == "POST":
+        response["HX-Push-Url"] = f"{request.path}?s={key}"
     patch_vary_headers(response, ["HX-Request"])
     return response
 

@@ -89,6 +89,11 @@ def test_patient_search_updates_the_list_as_staff_type(page, staff_user):
     page.get_by_label("Search").fill("rivers")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Rivers, Blake")
-    assert "q=rivers" in page.url
+    # Issue 8: the URL carries only the session key of the search, never the name.
+    expect(page).to_have_url(re.compile(r"/patients/\?s=[A-Za-z0-9_-]+$"))
+    assert "rivers" not in page.url.lower()
+    page.reload()
+    expect(rows).to_have_count(1)
+    expect(page.get_by_label("Search")).to_have_value("rivers")
     page.get_by_label("Status").select_option("admitted")
     expect(page.get_by_text("No patient matches.")).to_be_visible()

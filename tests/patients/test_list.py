@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -17,31 +19,71 @@ def _make(n, counselor, doc, track):
         )
 
 
-def _query_count(client, django_assert_num_queries, params):
+def _search(client, **params):
+    """POST a search (issue 8: never in the query string); returns the list URL
+    carrying only the session key."""
+    response = client.post(reverse("patients:list"), params)
+    assert response.status_code == 302
+    url = response["Location"]
+    assert re.fullmatch(r"/patients/\?s=[A-Za-z0-9_-]+", url), url
+    return url
+
+
+def _query_count(client, url):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(reverse("patients:list"), params)
+        response = client.get(url)
     assert response.status_code == 200
     return len(ctx.captured_queries)
 
 
 @pytest.mark.parametrize(
-    "params",
-    [{}, {"q": "Last0", "status": "referred", "sort": "-name"}, {"page": "2"}],
+    "params, page",
+    [
+        ({}, None),
+        ({"q": "Last0", "status": "referred", "sort": "-name"}, None),
+        ({"sort": "name"}, "2"),
+    ],
 )
 def test_patient_list_costs_the_same_for_5_and_200_patients(
-    client_for, staff_user, django_assert_num_queries, params
+    client_for, staff_user, django_assert_num_queries, params, page
 ):
     counselor, doc, track = staff(), doctor(), TrackFactory()
     client = client_for(staff_user)
     _make(5, counselor, doc, track)
-    small = _query_count(client, django_assert_num_queries, params)
+    url = _search(client, **params) if params else reverse("patients:list")
+    if page:
+        url += f"&page={page}"
+    small = _query_count(client, url)
     _make(195, counselor, doc, track)
     with django_assert_num_queries(small):
-        response = client.get(reverse("patients:list"), params)
+        response = client.get(url)
     assert response.status_code == 200
+
+
+def test_live_search_costs_the_same_for_5_and_200_patients(
+    client_for, staff_user, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counselor, doc, track = staff(), doctor(), TrackFactory()
+    client = client_for(staff_user)
+    _make(5, counselor, doc, track)
+
+    def post():
+        return client.post(
+            reverse("patients:list"), {"q": "Last"}, HTTP_HX_REQUEST="true"
+        )
+
+    post()  # the first request also stamps the session
+    with CaptureQueriesContext(connection) as ctx:
+        assert post().status_code == 200
+    _make(195, counselor, doc, track)
+    with django_assert_num_queries(len(ctx.captured_queries)):
+        assert post().status_code == 200
 
 
 def test_list_searches_name_record_number_and_phone(client_for, staff_user):
@@ -50,7 +92,7 @@ def test_list_searches_name_record_number_and_phone(client_for, staff_user):
     client = client_for(staff_user)
 
     def names(q):
-        page = client.get(reverse("patients:list"), {"q": q}).context["page"]
+        page = client.get(_search(client, q=q)).context["page"]
         return {p.pk for p in page.object_list}
 
     c = PatientFactory(first_name="Avery", last_name="Smith", phone="")
@@ -71,7 +113,7 @@ def test_list_filters_and_sorts(client_for, staff_user):
     client = client_for(staff_user)
 
     def pks(**params):
-        page = client.get(reverse("patients:list"), params).context["page"]
+        page = client.get(_search(client, **params)).context["page"]
         return [p.pk for p in page.object_list]
 
     assert pks(counselor=counselor.pk) == [a.pk]
@@ -81,6 +123,7 @@ def test_list_filters_and_sorts(client_for, staff_user):
     assert pks(sort="-name") == [c.pk, b.pk, a.pk]
     # Nonsense filter values are ignored, never a 500.
     assert pks(status="nope", counselor="x", sort="drop table") == [a.pk, b.pk, c.pk]
+    assert pks(q="nul\x00byte") == []
 
 
 def test_list_paginates(client_for, staff_user):
@@ -94,21 +137,105 @@ def test_list_paginates(client_for, staff_user):
     assert "Page 2 of 2" in second.content.decode()
 
 
+def _hrefs(html):
+    return re.findall(r'(?:href|hx-get|hx-post|action)="([^"]*)"', html)
+
+
+def test_search_puts_no_patient_data_in_any_url_and_pages_keep_the_filter(
+    client_for, staff_user
+):
+    for i in range(30):
+        PatientFactory(first_name="Zelda", last_name=f"Quist{i:02d}")
+    PatientFactory(first_name="Other", last_name="Person")
+    client = client_for(staff_user)
+    url = _search(client, q="Zelda Quist", sort="-name")
+    assert "Zelda" not in url and "Quist" not in url and "q=" not in url
+    first = client.get(url)
+    html = first.content.decode()
+    # The form shows the search back, but no link carries it.
+    assert 'value="Zelda Quist"' in html
+    assert first.context["page"].paginator.count == 30
+    links = _hrefs(html)
+    assert links
+    for link in links:
+        assert "q=" not in link and "Zelda" not in link and "Quist" not in link
+    key = url.split("s=")[1]
+    assert f'href="?s={key}&amp;page=2"' in html
+    # The pagination link keeps the search; so does going back to page 1.
+    second = client.get(f"{url}&page=2")
+    assert second.context["page"].number == 2
+    assert second.context["page"].paginator.count == 30
+    assert [p.last_name for p in second.context["page"].object_list] == [
+        "Quist04",
+        "Quist03",
+        "Quist02",
+        "Quist01",
+        "Quist00",
+    ]
+    assert f'href="?s={key}&amp;page=1"' in second.content.decode()
+    back = client.get(url)
+    assert back.context["page"].paginator.count == 30
+    # A GET with the search text in the query string is not a search.
+    assert client.get("/patients/?q=Zelda").context["page"].paginator.count == 31
+
+
 def test_htmx_search_returns_only_the_results(client_for, staff_user):
-    PatientFactory(last_name="Stone")
-    response = client_for(staff_user).get(
+    for i in range(30):
+        PatientFactory(last_name=f"Stone{i:02d}")
+    PatientFactory(last_name="Rivers")
+    response = client_for(staff_user).post(
         reverse("patients:list"), {"q": "Stone"}, HTTP_HX_REQUEST="true"
     )
     html = response.content.decode()
-    assert "Stone" in html and "<html" not in html
+    assert response.status_code == 200
+    assert "Stone00" in html and "Rivers" not in html and "<html" not in html
     assert "HX-Request" in response["Vary"]
+    pushed = response["HX-Push-Url"]
+    assert re.fullmatch(r"/patients/\?s=[A-Za-z0-9_-]+", pushed), pushed
+    key = pushed.split("s=")[1]
+    links = _hrefs(html)
+    assert f"?s={key}&amp;page=2" in links
+    for link in links:
+        assert "q=" not in link and "Stone" not in link
+
+
+def test_search_needs_the_csrf_token(staff_user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    assert client.post(reverse("patients:list"), {"q": "x"}).status_code == 403
+
+
+def test_unknown_search_key_shows_everyone_with_a_message(client_for, staff_user):
+    PatientFactory(last_name="Stone")
+    PatientFactory(last_name="Rivers")
+    response = client_for(staff_user).get(reverse("patients:list"), {"s": "nope"})
+    assert response.status_code == 200
+    assert response.context["page"].paginator.count == 2
+    assert "That search has expired" in response.content.decode()
+    plain = client_for(staff_user).get(reverse("patients:list"))
+    assert "That search has expired" not in plain.content.decode()
+
+
+def test_session_keeps_at_most_20_searches(client_for, staff_user):
+    from patients.views import SEARCHES_KEY
+
+    client = client_for(staff_user)
+    urls = [_search(client, q=f"term{i}") for i in range(25)]
+    kept = client.session[SEARCHES_KEY]
+    assert len(kept) == 20
+    assert urls[-1].split("s=")[1] in kept and urls[0].split("s=")[1] not in kept
+    old = client.get(urls[0])
+    assert "That search has expired" in old.content.decode()
 
 
 def test_listing_patients_leaves_one_audit_row(client_for, doctor_user):
     from core.models import AuditEvent
 
     PatientFactory()
-    client_for(doctor_user).get(reverse("patients:list"), {"q": "Secret Name"})
+    client = client_for(doctor_user)
+    client.get(_search(client, q="Secret Name"))
     row = AuditEvent.objects.get(action="view")
     assert row.user == doctor_user and "Secret" not in row.summary
 
