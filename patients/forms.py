@@ -10,6 +10,7 @@ from accounts.models import User
 from core.timeutil import clinic_today
 
 from .models import AdmissionRequest, Consent, DoctorDecision, Patient, Sponsor, Track
+from .services import PATIENT_FIELDS
 
 
 def normalize_phone(value):
@@ -81,26 +82,7 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = [
-            "first_name",
-            "last_name",
-            "preferred_name",
-            "date_of_birth",
-            "phone",
-            "email",
-            "preferred_language",
-            "referral_source",
-            "referral_detail",
-            "presenting_problems",
-            "presenting_problems_other",
-            "medical_probation",
-            "medical_probation_details",
-            "primary_counselor",
-            "attending_doctor",
-            "track",
-            "sponsor_required",
-            "reminders_opt_in",
-        ]
+        fields = list(PATIENT_FIELDS)
         widgets = {
             "date_of_birth": DateInput(),
             "medical_probation_details": forms.Textarea(attrs={"rows": 3}),
