@@ -146,7 +146,7 @@ def _check_admitted(patient):
         )
 
 
-def _normalise(*, kind, modality, room, telehealth_url, capacity, topic):
+def _normalise(*, kind, modality, room, telehealth_url, capacity):
     """Shared rules for a session or series' shape; returns the capacity to use."""
     if kind not in Kind.values:
         raise SchedulingError("Choose individual, family or group.")
@@ -361,7 +361,6 @@ def session_create(
         room=room,
         telehealth_url=telehealth_url,
         capacity=capacity,
-        topic=topic,
     )
     session = TherapySession(
         kind=kind,
@@ -420,7 +419,6 @@ def _apply_changes(session, *, start_time, duration_minutes, fields, facilitator
         room=session.room,
         telehealth_url=session.telehealth_url,
         capacity=session.capacity,
-        topic=session.topic,
     )
     if session.modality == Modality.TELEHEALTH:
         session.room = None
@@ -727,7 +725,6 @@ def series_create(
         room=room,
         telehealth_url=telehealth_url,
         capacity=capacity,
-        topic=topic,
     )
     patients = list(patients)
     for patient in patients:
