@@ -278,6 +278,10 @@ def decision_superseded_by(decision):
     return DoctorDecision.objects.filter(supersedes=decision).first()
 
 
+def admission_request_get(*, pk):
+    return get_object_or_404(AdmissionRequest.objects.select_related("patient"), pk=pk)
+
+
 def sponsor_get(*, pk):
     return get_object_or_404(Sponsor.objects.select_related("patient"), pk=pk)
 

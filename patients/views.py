@@ -4,10 +4,12 @@ Each view checks the role, binds a form, calls one service or selector, then
 renders or redirects. Services refuse with ValidationError; the message goes on
 the form."""
 
+import secrets
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods
 
@@ -17,7 +19,6 @@ from sessions.selectors import attendance as attendance_selectors
 from sessions.selectors import scheduling as scheduling_selectors
 
 from . import forms, selectors, services
-from .models import AdmissionRequest
 
 PAGE_SIZE = 25
 
@@ -56,8 +57,6 @@ SEARCHES_KEPT = 20
 def _search_store(request, data):
     """Keep a search's parameters in the session under a short random key (issue 8:
     no patient name, record number or phone in a URL); the newest 20 are kept."""
-    import secrets
-
     searches = dict(request.session.get(SEARCHES_KEY, {}))
     key = secrets.token_urlsafe(6)
     searches[key] = data
@@ -279,7 +278,7 @@ def admission_request_create(request, pk):
 @require_role(*FRONT_DESK)
 @require_http_methods(["GET", "POST"])
 def admission_request_withdraw(request, pk):
-    req = get_object_or_404(AdmissionRequest.objects.select_related("patient"), pk=pk)
+    req = selectors.admission_request_get(pk=pk)
     patient = selectors.patient_get(pk=req.patient_id, user=request.user)
     form = forms.WithdrawForm(_posted(request))
     if request.method == "POST" and form.is_valid():
