@@ -11,7 +11,6 @@ import email.policy
 import json
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from core.bench.services import PrivateRedis, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -40,12 +41,6 @@ __all__ = [
     "worker_env",
     "purge_queue",
 ]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(predicate, timeout=30.0, interval=0.1, message="condition"):
@@ -231,55 +226,6 @@ def sms_provider(settings):
 # ---------------------------------------------------------------------------
 # Redis and Celery
 # ---------------------------------------------------------------------------
-
-
-class PrivateRedis:
-    """A redis-server of our own on a free port, which a test may stop and
-    start again (never the machine's shared Redis)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="iop-redis-")
-        self.proc = None
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.dir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-        def answers():
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return True
-            return False
-
-        wait_for(answers, timeout=10, message="private redis-server")
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc = None
 
 
 @contextlib.contextmanager

@@ -10,7 +10,6 @@ import datetime
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,23 +31,10 @@ from sessions.models import Alert, Participant, TherapySession
 
 from . import db
 from .seed import DOMAIN, copy_rows, record_numbers, reserve_ids
+from .services import PrivateRedis, free_port, wait_for
 
 ROOT = Path(settings.BASE_DIR)
 logging.getLogger("mail.log").setLevel(logging.WARNING)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {message}")
-        time.sleep(0.05)
 
 
 class CountingSink:
@@ -66,47 +52,6 @@ class CountingSink:
     def count(self, prefix=""):
         with self.lock:
             return sum(1 for r in self.recipients if r.startswith(prefix))
-
-
-class PrivateRedis:
-    def __init__(self):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="iop-bench-redis-")
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.dir,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-        def answers():
-            with (
-                contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
-            ):
-                return True
-            return False
-
-        wait_for(answers, 10, "the private redis-server")
-
-    @property
-    def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -279,7 +224,7 @@ def run_pipeline(count, *, concurrency=4, timeout=None):
     sink = CountingSink()
     smtp = Controller(sink, hostname="127.0.0.1", port=free_port())
     smtp.start()
-    redis_server = PrivateRedis()
+    redis_server = PrivateRedis(prefix="iop-bench-redis-").start()
     worker = None
     try:
         with broker(redis_server.url):
