@@ -41,6 +41,18 @@ def _patients_admitted_listed(field):
     field.widget.choices = PatientField(queryset=selectors.admitted_patients()).choices
 
 
+def _clean_shape(form, data):
+    """Field-level messages for the shape rules the service enforces again."""
+    facilitators = data.get("facilitators")
+    if facilitators is not None and not 1 <= len(facilitators) <= 2:
+        form.add_error("facilitators", "Choose one or two facilitators.")
+    if data.get("modality") == Modality.IN_PERSON and not data.get("room"):
+        form.add_error("room", "An in-person session needs a room.")
+    if data.get("modality") == Modality.TELEHEALTH and not data.get("telehealth_url"):
+        form.add_error("telehealth_url", "A telehealth session needs its link.")
+    return data
+
+
 class _ShapeMixin(forms.Form):
     """Kind, topic, modality, room or link, capacity, facilitators, title."""
 
@@ -76,17 +88,7 @@ class _ShapeMixin(forms.Form):
         self.fields["facilitators"].queryset = selectors.facilitator_choices()
 
     def clean(self):
-        data = super().clean()
-        facilitators = data.get("facilitators")
-        if facilitators is not None and not 1 <= len(facilitators) <= 2:
-            self.add_error("facilitators", "Choose one or two facilitators.")
-        if data.get("modality") == Modality.IN_PERSON and not data.get("room"):
-            self.add_error("room", "An in-person session needs a room.")
-        if data.get("modality") == Modality.TELEHEALTH and not data.get(
-            "telehealth_url"
-        ):
-            self.add_error("telehealth_url", "A telehealth session needs its link.")
-        return data
+        return _clean_shape(self, super().clean())
 
     def shape(self):
         d = self.cleaned_data
@@ -221,17 +223,7 @@ class SessionEditForm(forms.Form):
             del self.fields["capacity"]
 
     def clean(self):
-        data = super().clean()
-        facilitators = data.get("facilitators")
-        if facilitators is not None and not 1 <= len(facilitators) <= 2:
-            self.add_error("facilitators", "Choose one or two facilitators.")
-        if data.get("modality") == Modality.IN_PERSON and not data.get("room"):
-            self.add_error("room", "An in-person session needs a room.")
-        if data.get("modality") == Modality.TELEHEALTH and not data.get(
-            "telehealth_url"
-        ):
-            self.add_error("telehealth_url", "A telehealth session needs its link.")
-        return data
+        return _clean_shape(self, super().clean())
 
     def changes(self):
         d = dict(self.cleaned_data)
