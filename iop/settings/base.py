@@ -106,6 +106,9 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/iop")
+# Selects and inputs rendered in Python (same markup as Django's templates).
+FORM_RENDERER = "core.forms_renderer.Renderer"
+
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", None)}
 # PostgreSQL's JIT compiles "expensive-looking" queries to machine code; for a web
