@@ -180,12 +180,21 @@ class _Placeholder:
     pk = 1
 
 
-def preflight():
-    """Fail before any work when a page's URL does not exist (yet)."""
+def stand_in_subjects():
+    """Subjects with placeholder ids: enough to list the pages and build URLs."""
     stand_in = Subjects.__new__(Subjects)
     stand_in.today = clinic_today()
     stand_in.patient = stand_in.session = _Placeholder()
-    for page in [*key_pages(stand_in), FLOOR]:
+    return stand_in
+
+
+def page_names():
+    return [page.name for page in key_pages(stand_in_subjects())]
+
+
+def preflight():
+    """Fail before any work when a page's URL does not exist (yet)."""
+    for page in [*key_pages(stand_in_subjects()), FLOOR]:
         page.url()
 
 

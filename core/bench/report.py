@@ -17,11 +17,16 @@ def markdown(result):
             f"| {page['ratio_to_floor']} |"
         )
     alerts = result["alerts"]
+    pipeline = (
+        f"Alert pipeline: {alerts['count']} missed sessions in {alerts['seconds']} s "
+        f"({alerts['per_second']} per second). "
+        if alerts
+        else "Alert pipeline: not measured. "
+    )
     lines += [
         "",
         f"Floor (base layout, logged in): {result['floor_ms']} ms. "
-        f"Alert pipeline: {alerts['count']} missed sessions in {alerts['seconds']} s "
-        f"({alerts['per_second']} per second). "
-        f"Year-long attendance letter: {result['letter_year_ms']} ms.",
+        + pipeline
+        + f"Year-long attendance letter: {result['letter_year_ms']} ms.",
     ]
     return "\n".join(lines)

@@ -116,3 +116,29 @@ def test_markdown_table_has_a_row_per_page_and_the_pipeline_line():
     assert table[2] == "| patient list | staff | 7 / 7 | 4.2 (5.0) | 6.3 (7.9) | 2.03 |"
     assert "1000 missed sessions in 8.2 s (122.0 per second)" in table[-1]
     assert "410 ms" in table[-1]
+
+
+@pytest.mark.django_db
+def test_bench_page_option_measures_only_the_named_pages_and_skips_alerts():
+    data = json.loads(
+        run_bench(
+            "--here",
+            "--json",
+            "--small-only",
+            "--repeat=1",
+            "--warmup=0",
+            "--alerts=0",
+            "--page=week calendar",
+            "--page=patient list",
+        )
+    )
+
+    assert [page["name"] for page in data["pages"]] == ["patient list", "week calendar"]
+    assert data["alerts"] is None
+    assert all(page["small"]["queries"] > 0 for page in data["pages"])
+
+
+@pytest.mark.django_db
+def test_bench_refuses_an_unknown_page_name_and_lists_the_pages():
+    with pytest.raises(CommandError, match="no page named 'calendar'.*'week calendar'"):
+        run_bench("--here", "--small-only", "--page=calendar", "--alerts=0")

@@ -58,7 +58,19 @@ class Command(BaseCommand):
         parser.add_argument("--small-only", action="store_true")
         parser.add_argument("--repeat", type=int, default=20)
         parser.add_argument("--warmup", type=int, default=2)
-        parser.add_argument("--alerts", type=int, default=1000)
+        parser.add_argument(
+            "--page",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="Measure only this page (repeatable), e.g. --page 'week calendar'.",
+        )
+        parser.add_argument(
+            "--alerts",
+            type=int,
+            default=1000,
+            help="Missed sessions for the alert pipeline (0: skip it).",
+        )
         parser.add_argument("--worker-concurrency", type=int, default=4)
         parser.add_argument(
             "--rebuild",
@@ -79,6 +91,15 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         if o["repeat"] < 1:
             raise CommandError("--repeat must be at least 1")
+        if o["alerts"] < 0:
+            raise CommandError("--alerts must be 0 or more")
+        names = bench_pages.page_names()
+        unknown = [name for name in o["page"] if name not in names]
+        if unknown:
+            raise CommandError(
+                f"no page named {', '.join(map(repr, unknown))}; the pages: "
+                + ", ".join(map(repr, names))
+            )
         self.quiet = o["json"]
         started = time.monotonic()
         try:
@@ -195,6 +216,8 @@ class Command(BaseCommand):
         floor_client = clients[FLOOR.role]
         measure_page(floor_client, FLOOR, repeat=1, warmup=o["warmup"])
         for page in key_pages(subjects):
+            if o["page"] and page.name not in o["page"]:
+                continue
             # Floor samples between the pages: the floor sees the same machine
             # (and the same load from other processes) as the pages do.
             floor_samples += floor_times(floor_client, max(3, o["repeat"] // 2))
@@ -230,6 +253,8 @@ class Command(BaseCommand):
     def _alerts(self, o, small_url):
         from core.bench.alerts import run_pipeline
 
+        if not o["alerts"]:
+            return None
         if o["here"]:
             return run_pipeline(o["alerts"], concurrency=o["worker_concurrency"])
         # A scratch copy of the small clinic, dropped afterwards.
@@ -270,7 +295,10 @@ class Command(BaseCommand):
             )
         a = result["alerts"]
         w(f"floor: {result['floor_ms']} ms")
-        w(f"alerts: {a['count']} in {a['seconds']} s ({a['per_second']} per second)")
+        if a:
+            w(f"alerts: {a['count']} in {a['seconds']} s ({a['per_second']}/s)")
+        else:
+            w("alerts: not measured (--alerts 0)")
         w(f"attendance letter, one year: {result['letter_year_ms']} ms")
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         w(
