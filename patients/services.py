@@ -482,18 +482,64 @@ def admission_request_withdraw(*, request, actor, reason):
 # ------------------------------------------------------------ doctors' decisions
 
 
+SIGNING_WRONG_PASSWORD = "Wrong password when signing an admission decision"
+SIGNING_WRONG_CODE = "Wrong one-time code when signing an admission decision"
+
+
+def signing_locked_until(*, doctor, now=None):
+    """When the doctor may try to sign again after too many wrong signatures, or
+    None. Counted from the audit trail (durable, shared by every process): at
+    SIGNING_MAX_FAILURES wrong passwords or codes within SIGNING_LOCKOUT_MINUTES,
+    signing pauses until that long after the last of them."""
+    now = now or timezone.now()
+    window = datetime.timedelta(minutes=settings.SIGNING_LOCKOUT_MINUTES)
+    failures = list(
+        AuditEvent.objects.filter(
+            user=doctor,
+            action=A.LOGIN_FAILED,
+            summary__in=(SIGNING_WRONG_PASSWORD, SIGNING_WRONG_CODE),
+            at__gt=now - window,
+        )
+        .order_by("-at")
+        .values_list("at", flat=True)[: settings.SIGNING_MAX_FAILURES]
+    )
+    if len(failures) < settings.SIGNING_MAX_FAILURES:
+        return None
+    return failures[0] + window
+
+
 def decision_signature_verify(*, doctor, password, otp_code=None):
-    """Check the doctor's electronic signature. Today: the account password again.
-    When MFA lands, a one-time code is checked here as well (or instead).
-    Returns the signature method; a failed attempt leaves an audit row."""
+    """Check the doctor's electronic signature: the account password again, and the
+    current one-time code once the doctor has two-factor authentication.
+    Returns the signature method; a failed attempt leaves an audit row, and too
+    many in a row pause signing for the account (checked before the password)."""
     if not roles.has_role(doctor, roles.DOCTOR):
         raise PermissionDenied("Only a doctor may sign an admission decision.")
+    locked_until = signing_locked_until(doctor=doctor)
+    if locked_until is not None:
+        audit(
+            user=doctor,
+            action=A.LOGIN_FAILED,
+            obj=doctor,
+            summary="Signing refused: too many wrong signatures",
+        )
+        at = timezone.localtime(locked_until).strftime("%H:%M")
+        raise ValidationError(
+            {
+                "password": ValidationError(
+                    "Too many wrong signatures in a row: signing is paused for "
+                    f"your account until {at}. Nothing was signed. If this was not "
+                    "you, tell the clinic's administrator.",
+                    code="signing_locked",
+                )
+            }
+        )
     if not (password and doctor.is_active and doctor.check_password(password)):
         audit(
             user=doctor,
             action=A.LOGIN_FAILED,
             obj=doctor,
-            summary="Wrong password when signing an admission decision",
+            summary=SIGNING_WRONG_PASSWORD,
         )
         raise ValidationError(
             {"password": "That password is not correct; the decision was not signed."},
@@ -509,7 +555,7 @@ def decision_signature_verify(*, doctor, password, otp_code=None):
                 user=doctor,
                 action=A.LOGIN_FAILED,
                 obj=doctor,
-                summary="Wrong one-time code when signing an admission decision",
+                summary=SIGNING_WRONG_CODE,
             )
             raise ValidationError(
                 {

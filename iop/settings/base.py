@@ -155,6 +155,11 @@ ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{CLINIC_NAME}] "
+# Wrong signatures (password or one-time code) before signing pauses, and for how
+# long; counted from the audit trail.
+SIGNING_MAX_FAILURES = env_int("SIGNING_MAX_FAILURES", 5)
+SIGNING_LOCKOUT_MINUTES = env_int("SIGNING_LOCKOUT_MINUTES", 15)
+
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "5/5m/ip,5/5m/key",
     "reset_password": "5/10m/ip,3/10m/key",

@@ -5,11 +5,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.utils import IntegrityError
 
+from accounts import roles
 from core.models import AuditEvent
 from core.timeutil import clinic_today
 from patients import services
 from patients.models import AdmissionRequest, Consent, DoctorDecision, Patient
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 from tests.factories import ConsentFactory, SessionFactory, SponsorFactory, enrol
 
 from .conftest import approve, register, request_admission
@@ -208,6 +209,42 @@ def test_a_wrong_password_does_not_sign(pending_request, doctor_user):
     failed = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED)
     assert failed.user == doctor_user and "signing" in failed.summary
     assert pending_request.patient.status == S.AWAITING_APPROVAL
+
+
+def test_signing_pauses_after_five_wrong_signatures_and_resumes_after_the_window(
+    pending_request, doctor_user, settings
+):
+    import time_machine
+    from django.utils import timezone
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=True):
+        for _ in range(4):
+            with pytest.raises(ValidationError):
+                approve(pending_request, doctor_user, password="guess")
+        assert services.signing_locked_until(doctor=doctor_user) is None
+        with pytest.raises(ValidationError):
+            approve(pending_request, doctor_user, password="guess")
+        with pytest.raises(ValidationError) as exc:
+            approve(pending_request, doctor_user)
+        assert exc.value.error_dict["password"][0].code == "signing_locked"
+        assert not DoctorDecision.objects.exists()
+
+    later = start + datetime.timedelta(minutes=settings.SIGNING_LOCKOUT_MINUTES + 1)
+    with time_machine.travel(later, tick=True):
+        assert services.signing_locked_until(doctor=doctor_user) is None
+        decision = approve(pending_request, doctor_user)
+    assert decision.decision == "approved"
+
+
+def test_another_doctors_wrong_signatures_do_not_pause_mine(
+    pending_request, doctor_user
+):
+    other = make_user(roles.DOCTOR, full_name="Otto Other")
+    for _ in range(6):
+        with pytest.raises(ValidationError):
+            approve(pending_request, other, password="guess")
+    assert approve(pending_request, doctor_user).decision == "approved"
 
 
 def test_staff_cannot_sign_a_decision(pending_request, staff_user):

@@ -254,6 +254,28 @@ def test_doctor_signs_with_password_and_is_refused_without(
     assert AuditEvent.objects.filter(action="sign", patient=world["waiting"]).exists()
 
 
+def test_five_wrong_signatures_pause_signing_even_with_the_right_password(
+    client_for, doctor_user, world
+):
+    client = client_for(doctor_user)
+    url = reverse("patients:decide", kwargs={"pk": world["pending"].pk})
+    for _ in range(5):
+        response = client.post(url, {"decision": "approved", "password": "guess"})
+        assert "password is not correct" in response.content.decode()
+
+    response = client.post(url, {"decision": "approved", "password": PASSWORD})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Too many wrong signatures in a row" in page
+    assert "Nothing was signed" in page
+    assert world["waiting"].decisions.count() == 0
+    assert Patient.objects.get(pk=world["waiting"].pk).status == "awaiting_approval"
+    assert AuditEvent.objects.filter(
+        user=doctor_user, summary__startswith="Signing refused"
+    ).exists()
+
+
 def test_conditional_approval_without_review_date_is_a_form_message(
     client_for, doctor_user, world
 ):
