@@ -841,6 +841,14 @@ def consent_create(
         errors["expires_on"] = (
             "Give an expiry date, or choose that the consent ends on discharge."
         )
+    elif expires_on_discharge and patient.status == Patient.Status.DISCHARGED:
+        # It would be void from the start: a discharged patient's consent (for
+        # example to send a court the attendance record) needs a date.
+        errors["expires_on_discharge"] = (
+            f"{patient.full_name} was discharged on "
+            f"{patient.discharged_on:%b %-d, %Y}: a consent that ends on discharge "
+            "would never be in force. Give an expiry date instead."
+        )
     elif expires_on is not None and expires_on < effective_on:
         errors["expires_on"] = "The expiry date must be on or after the effective date."
     if effective_on < signed_on:

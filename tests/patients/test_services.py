@@ -392,6 +392,33 @@ def test_consent_on_discharge_expires_with_the_discharge(staff_user):
     assert consent.status == Consent.Status.EXPIRED
 
 
+def test_a_discharged_patients_consent_needs_a_date_not_the_discharge(staff_user):
+    sponsor = SponsorFactory()
+    services.patient_discharge(
+        patient=sponsor.patient, actor=staff_user, on=TODAY(), reason="completed"
+    )
+    fields = {
+        "sponsor": sponsor,
+        "actor": staff_user,
+        "purpose": "Attendance record for the court",
+        "effective_on": TODAY(),
+        "signed_on": TODAY(),
+        "signed_name": sponsor.patient.full_name,
+        "witnessed": True,
+    }
+    with pytest.raises(ValidationError) as exc:
+        services.consent_create(expires_on_discharge=True, **fields)
+    assert (
+        "would never be in force" in exc.value.message_dict["expires_on_discharge"][0]
+    )
+    assert not Consent.objects.filter(sponsor=sponsor).exists()
+
+    consent = services.consent_create(
+        expires_on=TODAY() + datetime.timedelta(30), **fields
+    )
+    assert consent.status == Consent.Status.ACTIVE
+
+
 def test_consent_needs_the_witness_and_the_patients_name(staff_user):
     sponsor = SponsorFactory()
     with pytest.raises(ValidationError) as exc:
