@@ -83,6 +83,15 @@ class SessionSeries(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    continued_as = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="continues",
+        help_text="The series that took over this one's later sessions on other "
+        "weekdays or at another time.",
+    )
 
     class Meta:
         verbose_name_plural = "session series"

@@ -36,6 +36,11 @@ urlpatterns += [
     path("sessions/new/", scheduling.session_create, name="create"),
     path("sessions/series/new/", scheduling.series_create, name="series_create"),
     path("sessions/series/<int:pk>/", scheduling.series_detail, name="series"),
+    path(
+        "sessions/series/<int:pk>/reschedule/",
+        scheduling.series_reschedule,
+        name="series_reschedule",
+    ),
     path("sessions/topics/", scheduling.topics, name="topics"),
     path("sessions/rooms/", scheduling.rooms, name="rooms"),
     path("sessions/feed/", scheduling.my_feed, name="my_feed"),

@@ -276,6 +276,40 @@ class SeriesPatientForm(forms.Form):
         self.fields["from_date"].initial = clinic_today()
 
 
+class SeriesRescheduleForm(forms.Form):
+    """Other weekdays (and time) for the rest of a series, from a date."""
+
+    from_date = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    weekdays = forms.TypedMultipleChoiceField(
+        label="New weekdays",
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    start_time = forms.TimeField(
+        label="Starts at (local time)",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    duration_minutes = forms.IntegerField(
+        label="Duration (minutes)", min_value=5, max_value=720
+    )
+
+    def __init__(self, *args, series, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["from_date"].initial = max(clinic_today(), series.starts_on)
+        self.fields["weekdays"].initial = list(series.weekdays)
+        self.fields["start_time"].initial = series.start_time
+        self.fields["duration_minutes"].initial = series.duration_minutes
+
+    def clean_from_date(self):
+        day = self.cleaned_data["from_date"]
+        if day < clinic_today():
+            raise forms.ValidationError("Change a series from today or a later date.")
+        return day
+
+
 class FamilyMemberForm(forms.Form):
     sponsor = forms.ModelChoiceField(
         queryset=Sponsor.objects.none(),

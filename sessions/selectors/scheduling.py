@@ -215,7 +215,9 @@ def patient_schedule(*, patient, past=5, upcoming=10):
 
 def series_detail(pk):
     return (
-        SessionSeries.objects.select_related("room", "topic", "created_by")
+        SessionSeries.objects.select_related(
+            "room", "topic", "created_by", "continued_as"
+        )
         .prefetch_related("facilitators")
         .get(pk=pk)
     )
@@ -247,7 +249,13 @@ def series_page(*, series):
         .distinct()
         .order_by("last_name", "first_name")
     )
-    return {"series": series, "sessions": sessions, "enrolled": enrolled}
+    continues = SessionSeries.objects.filter(continued_as=series).first()
+    return {
+        "series": series,
+        "sessions": sessions,
+        "enrolled": enrolled,
+        "continues": continues,
+    }
 
 
 def feed_sessions(feed, *, days_back=30, days_ahead=180):

@@ -19,6 +19,8 @@ from core.audit import audit
 from core.timeutil import clinic_today, local, make_local
 from patients.models import Patient
 from sessions.models import (
+    Alert,
+    Attendance,
     CalendarFeed,
     FamilyMember,
     Kind,
@@ -872,6 +874,172 @@ def series_patient_remove(*, series, patient, from_date, actor):
     )
     Participant.objects.filter(pk__in=[link.pk for link in links]).delete()
     return len(links)
+
+
+WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _weekday_label(weekdays):
+    return "/".join(WEEKDAY_NAMES[d] for d in sorted(weekdays))
+
+
+def _series_end_for(series, remaining):
+    """The new pattern's end: the old end date, or, for a series counted in
+    sessions, as many sessions as were still to come."""
+    if series.ends_on is not None:
+        return {"ends_on": series.ends_on, "occurrences": None}
+    return {"ends_on": None, "occurrences": remaining}
+
+
+@transaction.atomic
+def series_reschedule(
+    *, series, from_date, weekdays, start_time, duration_minutes, actor
+):
+    """Move the rest of a series to other weekdays (and time) from from_date.
+
+    The scheduled occurrences from that date are replaced by the new pattern, in
+    one transaction (all or nothing; the message names the first conflict):
+    until the old end date, or as many sessions as were still to come. Each
+    patient keeps the span they were booked for: from their first remaining
+    occurrence (from from_date when they were on the first one) to their last
+    (to the end when they were on the last one). Occurrences that already carry an
+    attendance mark or an alert (a reminder sent) are cancelled, not deleted, so
+    that the record stays; the others are removed. Past occurrences are kept on
+    the series, which then ends the day before; a series with nothing left before
+    from_date takes the new pattern itself."""
+    weekdays = sorted({int(d) for d in weekdays})
+    if not weekdays or any(not 0 <= d <= 6 for d in weekdays):
+        raise SchedulingError("Choose at least one weekday.")
+    if from_date < clinic_today():
+        raise SchedulingError("Change a series from today or a later date.")
+    if not 5 <= duration_minutes <= 720:
+        raise SchedulingError("A session lasts between 5 minutes and 12 hours.")
+    series = SessionSeries.objects.select_for_update().get(pk=series.pk)
+    if series.continued_as_id:
+        raise SchedulingError(
+            f"This series already continues as {series.continued_as} from "
+            f"{series.continued_as.starts_on:%b %-d, %Y}: change that one instead."
+        )
+    now = timezone.now()
+    future = [s for s in _series_sessions_from(series, from_date) if s.start > now]
+    if not future:
+        raise SchedulingError("The series has no scheduled session from that date.")
+    future_ids = [s.pk for s in future]
+    old_dates = [local(s.start).date() for s in future]
+    spans = {}
+    for link in Participant.objects.filter(session__in=future_ids).select_related(
+        "patient", "session"
+    ):
+        day = local(link.session.start).date()
+        first, last, patient = spans.get(link.patient_id, (day, day, link.patient))
+        spans[link.patient_id] = (min(first, day), max(last, day), patient)
+    family = list(
+        FamilyMember.objects.filter(session=future[0]).values(
+            "name", "relationship", "sponsor_id"
+        )
+    )
+    facilitators = list(series.facilitators.all())
+    before = _weekday_label(series.weekdays)
+    kept = set(
+        Attendance.objects.filter(session__in=future_ids).values_list(
+            "session_id", flat=True
+        )
+    ) | set(
+        Alert.objects.filter(session__in=future_ids).values_list(
+            "session_id", flat=True
+        )
+    )
+    reason = f"Series moved to {_weekday_label(weekdays)} from {from_date:%b %-d}"
+    for session in future:
+        if session.pk in kept:
+            session.status = TherapySession.Status.CANCELLED
+            session.cancel_reason = reason[:200]
+            session.save(update_fields=["status", "cancel_reason", "updated_at"])
+    TherapySession.objects.filter(pk__in=future_ids).exclude(pk__in=kept).delete()
+
+    end = _series_end_for(series, len(future))
+    dates = series_dates(
+        weekdays=weekdays,
+        starts_on=from_date,
+        ends_on=end["ends_on"],
+        occurrences=end["occurrences"],
+    )
+    if not dates:
+        raise SchedulingError(
+            "No day between that date and the end of the series falls on the "
+            "chosen weekdays."
+        )
+    has_past = TherapySession.objects.filter(series=series).exists()
+    if has_past:
+        target = SessionSeries.objects.create(
+            kind=series.kind,
+            title=series.title,
+            topic=series.topic,
+            weekdays=weekdays,
+            start_time=start_time,
+            duration_minutes=duration_minutes,
+            starts_on=from_date,
+            modality=series.modality,
+            room=series.room,
+            telehealth_url=series.telehealth_url,
+            capacity=series.capacity,
+            created_by=actor,
+            **end,
+        )
+        target.facilitators.set(facilitators)
+        series.ends_on = from_date - datetime.timedelta(days=1)
+        series.occurrences = None
+        series.continued_as = target
+        series.save(update_fields=["ends_on", "occurrences", "continued_as"])
+    else:
+        target = series
+        series.weekdays = weekdays
+        series.start_time = start_time
+        series.duration_minutes = duration_minutes
+        series.starts_on = from_date
+        series.ends_on, series.occurrences = end["ends_on"], end["occurrences"]
+        series.save()
+    sessions = []
+    for day in dates:
+        start = make_local(day, start_time)
+        session = TherapySession(
+            series=target,
+            kind=target.kind,
+            title=target.title,
+            topic=target.topic,
+            start=start,
+            end=start + datetime.timedelta(minutes=duration_minutes),
+            modality=target.modality,
+            room=target.room,
+            telehealth_url=target.telehealth_url,
+            capacity=target.capacity,
+            created_by=actor,
+        )
+        _save_session(session, facilitators=facilitators)
+        FamilyMember.objects.bulk_create(
+            [FamilyMember(session=session, **member) for member in family]
+        )
+        sessions.append(session)
+    last_old = old_dates[-1]
+    pairs = []
+    for first, last, patient in spans.values():
+        starts = from_date if first == old_dates[0] else first
+        for session in sessions:
+            day = local(session.start).date()
+            if day >= starts and (last == last_old or day <= last):
+                pairs.append((session, patient))
+    _insert_participants_bulk(pairs=pairs, actor=actor)
+    audit(
+        user=actor,
+        action="series_reschedule",
+        obj=target,
+        summary=(
+            f"{series} from {from_date:%Y-%m-%d}: {before} to "
+            f"{_weekday_label(weekdays)} at {start_time:%H:%M}; "
+            f"{len(future)} sessions replaced by {len(sessions)}"
+        ),
+    )
+    return target, sessions
 
 
 # ------------------------------------------------------------------ calendar feeds

@@ -11,7 +11,11 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+)
 
 from accounts.roles import CLINICAL, FRONT_DESK, has_role, require_role
 from core.timeutil import clinic_today, local
@@ -252,6 +256,41 @@ def series_detail(request, pk):
     context = selectors.series_page(series=series)
     context.update(form=form, can_edit=can_edit)
     return render(request, "sessions/series_detail.html", context)
+
+
+@require_role(*FRONT_DESK)
+@require_http_methods(["GET", "POST"])
+def series_reschedule(request, pk):
+    """Move the rest of a series to other weekdays or another time."""
+    try:
+        series = selectors.series_detail(pk)
+    except selectors.SessionSeries.DoesNotExist as exc:
+        raise Http404("No such series.") from exc
+    form = forms.SeriesRescheduleForm(_posted(request), series=series)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            target, sessions = services.series_reschedule(
+                series=series,
+                from_date=d["from_date"],
+                weekdays=d["weekdays"],
+                start_time=d["start_time"],
+                duration_minutes=d["duration_minutes"],
+                actor=request.user,
+            )
+        except SchedulingError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{len(sessions)} sessions scheduled from "
+                f"{d['from_date']:%b %-d, %Y} on the new days; the patients "
+                "booked on the old ones were moved with them.",
+            )
+            return redirect("therapy_sessions:series", pk=target.pk)
+    return render(
+        request, "sessions/series_reschedule.html", {"series": series, "form": form}
+    )
 
 
 @require_role(*FRONT_DESK)

@@ -170,6 +170,7 @@ MUST_HAVE_FORMS = {
     "sponsor:preferences",
     "therapy_sessions:create",
     "therapy_sessions:series_create",
+    "therapy_sessions:series_reschedule",
     "roster of an ended session",
     "family session",
     "login",

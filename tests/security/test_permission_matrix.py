@@ -90,6 +90,7 @@ TABLE = {
     "therapy_sessions:create": (FRONT, None),
     "therapy_sessions:series_create": (FRONT, None),
     "therapy_sessions:series": (CLINICAL, _pk("series")),
+    "therapy_sessions:series_reschedule": (FRONT, _pk("series")),
     "therapy_sessions:topics": (FRONT, None),
     "therapy_sessions:rooms": (FRONT, None),
     "therapy_sessions:my_feed": (CLINICAL, None),
