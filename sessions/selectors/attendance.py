@@ -326,6 +326,9 @@ WITH people AS (
     FROM therapy_sessions_participant pt
     JOIN therapy_sessions_therapysession s ON s.id = pt.session_id
     WHERE pt.start >= %(this_lo)s AND pt.start < %(next_lo)s AND pt."end" > %(now)s
+      -- the same, in the terms of the index behind participant_no_overlap
+      AND pt.active AND TSTZRANGE(pt.start, pt."end")
+          && TSTZRANGE(LEAST(%(now)s, %(next_lo)s), %(next_lo)s)
       AND s.status = %(scheduled)s
       AND pt.patient_id IN (SELECT id FROM people)
       AND NOT EXISTS (
@@ -532,18 +535,22 @@ recent AS (
 )
 SELECT p.id, p.last_name, p.first_name,
        COALESCE(ab.n, 0) AS absences, COALESCE(r.n, 0) AS run
-FROM patients_patient p
+FROM (
+    SELECT patient_id FROM absences
+    UNION
+    SELECT patient_id FROM runs WHERE n >= %(run_rule)s
+) flagged
+JOIN patients_patient p ON p.id = flagged.patient_id
 LEFT JOIN absences ab ON ab.patient_id = p.id
 LEFT JOIN runs r ON r.patient_id = p.id
-WHERE ab.patient_id IS NOT NULL OR r.n >= %(run_rule)s
 ORDER BY p.last_name, p.first_name, p.id
 """
 
 RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
-# Marks of the last two weeks settle almost every patient's run of no-shows (it
+# The marks of the last week settle almost every patient's run of no-shows (it
 # ends at their latest mark that is not one); only the patients without such a
-# mark in that span have their whole history read.
-RECENT_MARKS = datetime.timedelta(days=14)
+# mark in that span have their own latest marks read.
+RECENT_MARKS = datetime.timedelta(days=7)
 
 
 def _named(sql, params, prefix):
