@@ -360,11 +360,13 @@ OFFSET (
 """
 
 
+MAX_PAGE = 10**6  # further than any list goes (a number past the end shows the last)
+
+
 def page_number(value):
-    """A page number from a query string: 1 unless a whole number of at least 1
-    (a number past the end shows the last page)."""
+    """A page number from a query string: 1 unless a whole number of at least 1."""
     try:
-        return max(int(value), 1)
+        return min(max(int(value), 1), MAX_PAGE)
     except (TypeError, ValueError):
         return 1
 

@@ -327,7 +327,14 @@ def test_compliance_pages_keep_the_filter_and_the_sort(client_for, doctor_user):
 
 
 @pytest.mark.parametrize(
-    "page,shown", [("abc", "1–50"), ("0", "1–50"), ("99999", "51–55")]
+    "page,shown",
+    [
+        ("abc", "1–50"),
+        ("0", "1–50"),
+        ("-3", "1–50"),
+        ("99999", "51–55"),
+        ("9" * 30, "51–55"),
+    ],
 )
 def test_compliance_bad_page_numbers_show_a_sensible_page(
     client_for, staff_user, page, shown
