@@ -372,7 +372,7 @@ class Attendance(models.Model):
             models.Index(fields=["patient", "status"]),
             models.Index(fields=["session_start"], name="attendance_session_start"),
             models.Index(
-                fields=["patient", "-session_start"],
+                fields=["patient", "-session_start", "-id"],
                 name="attendance_patient_latest",
             ),
             models.Index(

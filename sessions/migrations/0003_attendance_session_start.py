@@ -67,7 +67,8 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="attendance",
             index=models.Index(
-                fields=["patient", "-session_start"], name="attendance_patient_latest"
+                fields=["patient", "-session_start", "-id"],
+                name="attendance_patient_latest",
             ),
         ),
         migrations.AddIndex(

@@ -317,20 +317,20 @@ WITH people AS (
            SUM(a.minutes) FILTER (WHERE a.session_start < %(this_lo)s) AS last,
            SUM(a.minutes) FILTER (WHERE a.session_start >= %(this_lo)s) AS this
     FROM therapy_sessions_attendance a
+    JOIN people ON people.id = a.patient_id
     WHERE a.session_start >= %(last_lo)s AND a.session_start < %(next_lo)s
-      AND a.patient_id IN (SELECT id FROM people)
     GROUP BY a.patient_id
 ), ahead AS (
     SELECT pt.patient_id,
            ROUND(SUM(EXTRACT(EPOCH FROM (pt."end" - pt.start)) / 60)::float8) AS m
     FROM therapy_sessions_participant pt
+    JOIN people ON people.id = pt.patient_id
     JOIN therapy_sessions_therapysession s ON s.id = pt.session_id
     WHERE pt.start >= %(this_lo)s AND pt.start < %(next_lo)s AND pt."end" > %(now)s
       -- the same, in the terms of the index behind participant_no_overlap
       AND pt.active AND TSTZRANGE(pt.start, pt."end")
           && TSTZRANGE(LEAST(%(now)s, %(next_lo)s), %(next_lo)s)
       AND s.status = %(scheduled)s
-      AND pt.patient_id IN (SELECT id FROM people)
       AND NOT EXISTS (
           SELECT 1 FROM therapy_sessions_attendance a
           WHERE a.session_id = pt.session_id AND a.patient_id = pt.patient_id
@@ -487,7 +487,8 @@ WITH prog(id) AS ({patients}),
 recent AS (
     SELECT a.id, a.patient_id, a.status, a.session_start AS start
     FROM therapy_sessions_attendance a
-    WHERE a.session_start >= %(recent_lo)s AND a.patient_id IN (SELECT id FROM prog)
+    JOIN prog ON prog.id = a.patient_id
+    WHERE a.session_start >= %(recent_lo)s
 ), last_other AS (
     SELECT DISTINCT ON (patient_id) patient_id, start, id
     FROM recent
@@ -529,9 +530,9 @@ recent AS (
 ), absences AS (
     SELECT a.patient_id, COUNT(*) AS n
     FROM therapy_sessions_attendance a
+    JOIN prog ON prog.id = a.patient_id
     WHERE a.status = %(unexcused)s
       AND a.session_start >= %(window_start)s AND a.session_start <= %(now)s
-      AND a.patient_id IN (SELECT id FROM prog)
     GROUP BY a.patient_id
     HAVING COUNT(*) >= %(count_rule)s
 )
