@@ -481,7 +481,11 @@ def compliance(
 
 # --- Attendance rules (flags for the doctor's review) -----------------------------
 
-
+# Both rules for a set of patients ("prog"), in one statement. Absences: unexcused
+# marks within the window, per patient. Run of no-shows: a patient's marks since
+# `recent_lo` give their latest mark that is not a no-show ("last_other") and the
+# no-shows after it; a patient with no such mark in that span ("unsettled") has
+# their latest marks read from their own index instead, up to the cap.
 FLAGS_SQL = """
 WITH prog(id) AS ({patients}),
 recent AS (
