@@ -64,19 +64,43 @@ def conditional_reviews_due(*, doctor=None, within_days=14):
     return qs
 
 
+DASHBOARD_TOP = 10
+
+
 def doctor_dashboard(*, doctor):
+    """The doctor's most urgent items: the oldest waiting requests, conditional
+    approvals due for review, and the top of their flagged and below-target
+    patients (longest run of no-shows, most hours short), each with its count
+    for a link to the whole list."""
     pending = (
         AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
         .select_related("patient", "requested_by")
         .order_by("requested_at")
+    )
+    clinic_settings = attendance_selectors.clinic_settings_read()
+    flagged = attendance_selectors.flagged_page(
+        doctor=doctor,
+        order="urgency",
+        page=1,
+        per_page=DASHBOARD_TOP,
+        clinic_settings=clinic_settings,
+    )
+    below = attendance_selectors.compliance(
+        doctor=doctor,
+        order="shortfall",
+        page=1,
+        per_page=DASHBOARD_TOP,
+        clinic_settings=clinic_settings,
     )
     return {
         "today": clinic_today(),
         "pending_requests": list(pending[:10]),
         "pending_count": pending.count(),
         "reviews_due": list(conditional_reviews_due(doctor=doctor)),
-        "flagged": attendance_selectors.flagged_patients(doctor=doctor),
-        "below_target": attendance_selectors.compliance(doctor=doctor)["rows"],
+        "flagged": flagged["rows"],
+        "flagged_count": flagged["count"],
+        "below_target": below["rows"],
+        "below_target_count": below["count"],
     }
 
 

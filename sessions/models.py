@@ -337,6 +337,10 @@ class CalendarFeed(models.Model):
 
 
 class Attendance(models.Model):
+    """A patient's mark at a session. session_start mirrors the session's start
+    (kept by a trigger, like Participant's) so that hours and the attendance rules
+    read a span of marks, or a patient's latest marks, from an index."""
+
     class Status(models.TextChoices):
         PRESENT = "present", "Present"
         LATE = "late", "Late"
@@ -360,6 +364,7 @@ class Attendance(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now)
+    session_start = models.DateTimeField(editable=False, null=True)  # set by trigger
 
     class Meta:
         constraints = [
@@ -372,7 +377,19 @@ class Attendance(models.Model):
                 name="attendance_absence_zero_minutes",
             ),
         ]
-        indexes = [models.Index(fields=["patient", "status"])]
+        indexes = [
+            models.Index(fields=["patient", "status"]),
+            models.Index(fields=["session_start"], name="attendance_session_start"),
+            models.Index(
+                fields=["patient", "-session_start", "-id"],
+                name="attendance_patient_latest",
+            ),
+            models.Index(
+                fields=["session_start"],
+                condition=Q(status="unexcused"),
+                name="attendance_noshow_start",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.status}: patient {self.patient_id}, session {self.session_id}"

@@ -8,20 +8,18 @@ service, as it would be billed."""
 import datetime
 from dataclasses import dataclass, field
 
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
     Count,
     Exists,
-    F,
     FloatField,
     Func,
     OuterRef,
     Prefetch,
-    Q,
     Sum,
-    Window,
 )
-from django.db.models.functions import RowNumber, TruncDate
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
@@ -299,17 +297,111 @@ def hours_chart(rows, width=640, height=220):
 # --- Compliance ----------------------------------------------------------------
 
 
-def compliance(*, today=None, doctor=None, below_only=True):
+COMPLIANCE_PAGE_SIZE = 50
+COMPLIANCE_ORDERS = {
+    "name": "last_name, first_name, id",
+    "shortfall": "shortfall DESC, last_name, first_name, id",
+}
+
+COMPLIANCE_SQL = """
+WITH people AS (
+    SELECT p.id, p.last_name, p.first_name,
+           CASE WHEN p.date_of_birth > %(this_cut)s
+                THEN %(minor)s ELSE %(adult)s END AS this_target,
+           CASE WHEN p.date_of_birth > %(last_cut)s
+                THEN %(minor)s ELSE %(adult)s END AS last_target
+    FROM patients_patient p
+    WHERE p.status = %(admitted)s {doctor}
+), attended AS (
+    SELECT a.patient_id,
+           SUM(a.minutes) FILTER (WHERE a.session_start < %(this_lo)s) AS last,
+           SUM(a.minutes) FILTER (WHERE a.session_start >= %(this_lo)s) AS this
+    FROM therapy_sessions_attendance a
+    JOIN people ON people.id = a.patient_id
+    WHERE a.session_start >= %(last_lo)s AND a.session_start < %(next_lo)s
+    GROUP BY a.patient_id
+), ahead AS (
+    SELECT pt.patient_id,
+           ROUND(SUM(EXTRACT(EPOCH FROM (pt."end" - pt.start)) / 60)::float8) AS m
+    FROM therapy_sessions_participant pt
+    JOIN people ON people.id = pt.patient_id
+    JOIN therapy_sessions_therapysession s ON s.id = pt.session_id
+    WHERE pt.start >= %(this_lo)s AND pt.start < %(next_lo)s AND pt."end" > %(now)s
+      -- the same, in the terms of the index behind participant_no_overlap
+      AND pt.active AND TSTZRANGE(pt.start, pt."end")
+          && TSTZRANGE(LEAST(%(now)s, %(next_lo)s), %(next_lo)s)
+      AND s.status = %(scheduled)s
+      AND NOT EXISTS (
+          SELECT 1 FROM therapy_sessions_attendance a
+          WHERE a.session_id = pt.session_id AND a.patient_id = pt.patient_id
+      )
+    GROUP BY pt.patient_id
+), hours AS (
+    SELECT p.id, p.last_name, p.first_name,
+           COALESCE(att.last, 0) AS last, COALESCE(att.this, 0) AS this,
+           COALESCE(ah.m, 0) AS ahead,
+           GREATEST(p.last_target - COALESCE(att.last, 0), 0)
+           + GREATEST(p.this_target - COALESCE(att.this, 0) - COALESCE(ah.m, 0), 0)
+             AS shortfall
+    FROM people p
+    LEFT JOIN attended att ON att.patient_id = p.id
+    LEFT JOIN ahead ah ON ah.patient_id = p.id
+    WHERE %(all)s OR COALESCE(att.last, 0) < p.last_target
+       OR COALESCE(att.this, 0) + COALESCE(ah.m, 0) < p.this_target
+)
+SELECT id, last, this, ahead, (SELECT COUNT(*) FROM hours)
+FROM hours
+ORDER BY {order}
+LIMIT %(limit)s
+OFFSET (
+    SELECT GREATEST(LEAST(%(offset)s, (COUNT(*) - 1) / %(per_page)s * %(per_page)s), 0)
+    FROM hours
+)
+"""
+
+
+MAX_PAGE = 10**6  # further than any list goes (a number past the end shows the last)
+
+
+def page_number(value):
+    """A page number from a query string: 1 unless a whole number of at least 1."""
+    try:
+        return min(max(int(value), 1), MAX_PAGE)
+    except (TypeError, ValueError):
+        return 1
+
+
+def _page(count, number, per_page):
+    """A Django Page over `count` items for the page navigation (the rows
+    themselves are fetched by the selector), clamped to the last page."""
+    return Paginator(range(count), per_page).get_page(number)
+
+
+def compliance(
+    *,
+    today=None,
+    doctor=None,
+    below_only=True,
+    order="name",
+    page=None,
+    per_page=COMPLIANCE_PAGE_SIZE,
+    clinic_settings=None,
+):
     """Admitted patients with their hours last week and this week against their
     targets. Last week is complete; this week counts the hours attended so far plus
     the sessions still ahead, so that a patient is listed for this week only when
     the schedule can no longer reach the target. By default only patients below
     target in either week.
 
-    Five queries whatever the clinic's size: the settings, the admitted patients'
-    ids and birth dates, minutes per patient over the two weeks (one pass over
-    the two weeks' sessions), minutes still scheduled, then the listed patients."""
-    clinic_settings = clinic_settings_read()
+    `order` is "name" or "shortfall" (most hours short over the two weeks first).
+    With `page` (a number), one page of `per_page` rows and `page_obj` for the
+    navigation; without, every row. `count` is the number of patients listed.
+
+    Three queries whatever the clinic's size: the settings, one statement that
+    sums the minutes of the two weeks and the sessions still ahead for every
+    admitted patient and returns the page's rows with the count, then the page's
+    patients."""
+    clinic_settings = clinic_settings or clinic_settings_read()
     today = today or clinic_today()
     now = timezone.now()
     this_monday = week_start(today)
@@ -317,79 +409,66 @@ def compliance(*, today=None, doctor=None, below_only=True):
     last_lo, _ = day_bounds(last_monday)
     this_lo, _ = day_bounds(this_monday)
     next_lo, _ = day_bounds(this_monday + WEEK)
-
-    admitted = Patient.objects.filter(status=Patient.Status.ADMITTED)
-    if doctor is not None:
-        admitted = admitted.filter(attending_doctor=doctor)
-    people = list(admitted.values_list("pk", "date_of_birth", "admitted_on"))
-    attended = {
-        r["patient_id"]: r
-        for r in Attendance.objects.filter(
-            patient__in=admitted,
-            session__start__gte=last_lo,
-            session__start__lt=next_lo,
-        )
-        .values("patient_id")
-        .annotate(
-            last=Sum("minutes", filter=Q(session__start__lt=this_lo)),
-            this=Sum("minutes", filter=Q(session__start__gte=this_lo)),
-        )
-        .order_by()
-    }
-    remaining = dict(
-        Participant.objects.filter(
-            patient__in=admitted,
-            start__gte=this_lo,
-            start__lt=next_lo,
-            end__gt=now,
-            session__status=TherapySession.Status.SCHEDULED,
-        )
-        .exclude(
-            Exists(
-                Attendance.objects.filter(
-                    session=OuterRef("session"), patient=OuterRef("patient")
-                )
-            )
-        )
-        .values("patient_id")
-        .annotate(m=Sum(Epoch(F("end") - F("start")) / 60))
-        .order_by()
-        .values_list("patient_id", "m")
-    )
     adult = clinic_settings.weekly_target_minutes_adult
     minor = clinic_settings.weekly_target_minutes_minor
     this_cut = years_before(this_monday, 18)
     last_cut = years_before(last_monday, 18)
-    found = {}
-    for pk, dob, admitted_on in people:
-        mins = attended.get(pk, {})
-        last_min = mins.get("last") or 0
-        this_min = mins.get("this") or 0
-        ahead = round(remaining.get(pk) or 0)
-        this_target = minor if dob > this_cut else adult
-        last_target = minor if dob > last_cut else adult
-        row = {
-            "this_week_hours": hours(this_min),
-            "last_week_hours": hours(last_min),
-            "this_week_target_hours": hours(this_target),
-            "last_week_target_hours": hours(last_target),
-            "this_week_remaining_hours": hours(ahead),
-            "this_week_below": this_min + ahead < this_target,
-            "last_week_below": last_min < last_target,
-            "admitted_last_week": admitted_on is not None and admitted_on > last_monday,
-            "minor": dob > this_cut,
-        }
-        if not below_only or row["this_week_below"] or row["last_week_below"]:
-            found[pk] = row
-    patients = Patient.objects.filter(pk__in=list(found)).select_related(
-        "track", "primary_counselor", "attending_doctor"
+
+    number = page_number(page) if page is not None else 1
+    size = per_page if page is not None else None
+    params = {
+        "this_cut": this_cut,
+        "last_cut": last_cut,
+        "minor": minor,
+        "adult": adult,
+        "admitted": Patient.Status.ADMITTED,
+        "doctor": doctor.pk if doctor is not None else None,
+        "last_lo": last_lo,
+        "this_lo": this_lo,
+        "next_lo": next_lo,
+        "now": now,
+        "scheduled": TherapySession.Status.SCHEDULED,
+        "all": not below_only,
+        "limit": size,
+        "offset": (number - 1) * (size or 0),
+        "per_page": size or 1,
+    }
+    sql = COMPLIANCE_SQL.format(
+        doctor="AND p.attending_doctor_id = %(doctor)s" if doctor is not None else "",
+        order=COMPLIANCE_ORDERS.get(order, COMPLIANCE_ORDERS["name"]),
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    count = found[0][4] if found else 0
+    patients = Patient.objects.select_related(
+        "track", "primary_counselor", "attending_doctor"
+    ).in_bulk([pk for pk, *_ in found])
     rows = []
-    for p in patients.order_by("last_name", "first_name", "id"):
-        found[p.pk]["patient"] = p
-        rows.append(found[p.pk])
+    for pk, last_min, this_min, ahead, _ in found:
+        p = patients[pk]
+        this_target = minor if p.date_of_birth > this_cut else adult
+        last_target = minor if p.date_of_birth > last_cut else adult
+        rows.append(
+            {
+                "patient": p,
+                "this_week_hours": hours(this_min),
+                "last_week_hours": hours(last_min),
+                "this_week_target_hours": hours(this_target),
+                "last_week_target_hours": hours(last_target),
+                "this_week_remaining_hours": hours(ahead),
+                "this_week_below": this_min + ahead < this_target,
+                "last_week_below": last_min < last_target,
+                "admitted_last_week": p.admitted_on is not None
+                and p.admitted_on > last_monday,
+                "minor": p.date_of_birth > this_cut,
+            }
+        )
     return {
         "rows": rows,
+        "count": count,
+        "page_obj": _page(count, number, size) if size else None,
+        "order": order if order in COMPLIANCE_ORDERS else "name",
         "this_monday": this_monday,
         "last_monday": last_monday,
         "today": today,
@@ -402,73 +481,152 @@ def compliance(*, today=None, doctor=None, below_only=True):
 
 # --- Attendance rules (flags for the doctor's review) -----------------------------
 
+# Both rules for a set of patients ("prog"), in one statement. Absences: unexcused
+# marks within the window, per patient. Run of no-shows: a patient's marks since
+# `recent_lo` give their latest mark that is not a no-show ("last_other") and the
+# no-shows after it; a patient with no such mark in that span ("unsettled") has
+# their latest marks read from their own index instead, up to the cap.
+FLAGS_SQL = """
+WITH prog(id) AS ({patients}),
+recent AS (
+    SELECT a.id, a.patient_id, a.status, a.session_start AS start
+    FROM therapy_sessions_attendance a
+    JOIN prog ON prog.id = a.patient_id
+    WHERE a.session_start >= %(recent_lo)s
+), last_other AS (
+    SELECT DISTINCT ON (patient_id) patient_id, start, id
+    FROM recent
+    WHERE status <> %(unexcused)s
+    ORDER BY patient_id, start DESC, id DESC
+), recent_runs AS (
+    SELECT r.patient_id, COUNT(*) AS n, BOOL_OR(o.patient_id IS NOT NULL) AS closed
+    FROM recent r
+    LEFT JOIN last_other o ON o.patient_id = r.patient_id
+    WHERE r.status = %(unexcused)s
+      AND (o.patient_id IS NULL OR (r.start, r.id) > (o.start, o.id))
+    GROUP BY r.patient_id
+), unsettled AS MATERIALIZED (
+    SELECT prog.id FROM prog
+    LEFT JOIN last_other o ON o.patient_id = prog.id
+    LEFT JOIN recent_runs rr ON rr.patient_id = prog.id
+    WHERE o.patient_id IS NULL AND COALESCE(rr.n, 0) < %(cap)s
+), older AS (
+    SELECT u.id AS patient_id,
+           COALESCE(
+               MIN(m.rank) FILTER (WHERE m.status <> %(unexcused)s) - 1, COUNT(*)
+           ) AS n
+    FROM unsettled u
+    CROSS JOIN LATERAL (
+        SELECT a.status,
+               ROW_NUMBER() OVER (ORDER BY a.session_start DESC, a.id DESC) AS rank
+        FROM therapy_sessions_attendance a
+        WHERE a.patient_id = u.id
+        ORDER BY a.session_start DESC, a.id DESC
+        LIMIT %(cap)s
+    ) m
+    GROUP BY u.id
+), runs AS (
+    SELECT patient_id, LEAST(n, %(cap)s) AS n
+    FROM recent_runs
+    WHERE closed OR n >= %(cap)s
+    UNION ALL
+    SELECT patient_id, n FROM older
+), absences AS (
+    SELECT a.patient_id, COUNT(*) AS n
+    FROM therapy_sessions_attendance a
+    JOIN prog ON prog.id = a.patient_id
+    WHERE a.status = %(unexcused)s
+      AND a.session_start >= %(window_start)s AND a.session_start <= %(now)s
+    GROUP BY a.patient_id
+    HAVING COUNT(*) >= %(count_rule)s
+)
+SELECT p.id, p.last_name, p.first_name,
+       COALESCE(ab.n, 0) AS absences, COALESCE(r.n, 0) AS run
+FROM (
+    SELECT patient_id FROM absences
+    UNION
+    SELECT patient_id FROM runs WHERE n >= %(run_rule)s
+) flagged
+JOIN patients_patient p ON p.id = flagged.patient_id
+LEFT JOIN absences ab ON ab.patient_id = p.id
+LEFT JOIN runs r ON r.patient_id = p.id
+ORDER BY p.last_name, p.first_name, p.id
+"""
 
-def _flag_reasons_by_patient(*, clinic_settings, now, patients):
-    """{patient_id: [reasons]} for the patients (a queryset) who break a rule.
+RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
+# The marks of the last week settle almost every patient's run of no-shows (it
+# ends at their latest mark that is not one); only the patients without such a
+# mark in that span have their own latest marks read.
+RECENT_MARKS = datetime.timedelta(days=7)
 
-    Both rules are computed in SQL: unexcused absences per patient within the
-    window (one grouped query over the window's sessions), and for the patients
-    with enough no-shows at all, their latest marks ranked by a window function;
-    the run of no-shows is the leading unexcused marks. Three queries."""
-    count_rule = clinic_settings.absence_rule_count
-    days = clinic_settings.absence_rule_days
+
+def _named(sql, params, prefix):
+    """A queryset's SQL with its %s placeholders turned into named ones, so it
+    can sit inside a statement with named parameters."""
+    parts = sql.split("%s")
+    named = {f"{prefix}{i}": value for i, value in enumerate(params)}
+    out = parts[0]
+    for i, part in enumerate(parts[1:]):
+        out += f"%({prefix}{i})s" + part
+    return out, named
+
+
+def _flag_rows(*, clinic_settings, now, patients):
+    """[(patient id, last name, first name, unexcused absences within the
+    window, run of no-shows)] for the patients (a queryset) who break a rule;
+    each number is 0 when its rule is not broken (the run is counted up to
+    `consecutive_noshow_rule + RUN_LOOKBACK`). One query.
+
+    The run of no-shows is the patient's latest marks (by session start) that
+    are unexcused absences, back to the first mark that is not one."""
     run_rule = clinic_settings.consecutive_noshow_rule
-    window_start = now - datetime.timedelta(days=days)
-    recent = dict(
-        Attendance.objects.filter(
-            patient__in=patients,
-            status=Status.UNEXCUSED,
-            session__start__gte=window_start,
-            session__start__lte=now,
-        )
-        .values("patient_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=count_rule)
-        .order_by()
-        .values_list("patient_id", "n")
+    prog_sql, params = _named(
+        *patients.order_by().values("pk").query.sql_with_params(), prefix="prog"
     )
-    candidates = (
-        Attendance.objects.filter(patient__in=patients, status=Status.UNEXCUSED)
-        .values("patient_id")
-        .annotate(n=Count("id"))
-        .filter(n__gte=run_rule)
-        .values("patient_id")
+    params.update(
+        unexcused=Status.UNEXCUSED,
+        recent_lo=now - RECENT_MARKS,
+        cap=run_rule + RUN_LOOKBACK,
+        run_rule=run_rule,
+        window_start=now - datetime.timedelta(days=clinic_settings.absence_rule_days),
+        now=now,
+        count_rule=clinic_settings.absence_rule_count,
     )
-    latest = (
-        Attendance.objects.filter(patient_id__in=candidates)
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("patient_id")],
-                order_by=[F("session__start").desc(), F("id").desc()],
-            )
+    with connection.cursor() as cursor:
+        cursor.execute(FLAGS_SQL.format(patients=prog_sql), params)
+        rows = cursor.fetchall()
+    return [
+        (pk, last, first, absences, run if run >= run_rule else 0)
+        for pk, last, first, absences, run in rows
+    ]  # by name
+
+
+def _reasons(absences, run, clinic_settings):
+    reasons = []
+    if absences:
+        reasons.append(
+            f"{absences} unexcused absences in the last "
+            f"{clinic_settings.absence_rule_days} days"
         )
-        .filter(rank__lte=run_rule + RUN_LOOKBACK)
-        .order_by("patient_id", "rank")
-        .values_list("patient_id", "status")
-    )
-    runs = {}
-    broken = set()
-    for pid, status in latest:
-        if pid in broken:
-            continue
-        if status == Status.UNEXCUSED:
-            runs[pid] = runs.get(pid, 0) + 1
-        else:
-            broken.add(pid)
-    reasons = {}
-    for pid, n in recent.items():
-        reasons.setdefault(pid, []).append(
-            f"{n} unexcused absences in the last {days} days"
+    if run:
+        more = (
+            ""
+            if run < clinic_settings.consecutive_noshow_rule + RUN_LOOKBACK
+            else " or more"
         )
-    for pid, n in runs.items():
-        if n >= run_rule:
-            more = "" if n < run_rule + RUN_LOOKBACK else " or more"
-            reasons.setdefault(pid, []).append(f"{n}{more} no-shows in a row")
+        reasons.append(f"{run}{more} no-shows in a row")
     return reasons
 
 
-RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
+def _flag_reasons_by_patient(*, clinic_settings, now, patients):
+    """{patient_id: [reasons]} for the patients (a queryset) who break a rule:
+    N unexcused absences within D days, or K no-shows in a row. One query."""
+    return {
+        pk: _reasons(absences, run, clinic_settings)
+        for pk, _, _, absences, run in _flag_rows(
+            clinic_settings=clinic_settings, now=now, patients=patients
+        )
+    }
 
 
 def _in_program(doctor=None):
@@ -478,22 +636,81 @@ def _in_program(doctor=None):
     return qs
 
 
-def flagged_patients(*, doctor=None, now=None):
+FLAGGED_PAGE_SIZE = 50
+FLAGGED_ORDERS = {
+    "name": None,  # as the query returns them
+    # the longest run of no-shows first, then the most unexcused absences
+    "urgency": lambda r: (-r[4], -r[3]),
+}
+
+
+def flagged_page(
+    *,
+    doctor=None,
+    now=None,
+    order="name",
+    page=None,
+    per_page=FLAGGED_PAGE_SIZE,
+    clinic_settings=None,
+):
     """Patients who break an attendance rule: N unexcused absences within D days,
     or K consecutive no-shows. Derived from attendance each time (a correction
-    clears the flag), never stored. Five queries whatever the clinic's size."""
-    clinic_settings = clinic_settings_read()
-    reasons = _flag_reasons_by_patient(
+    clears the flag), never stored. `order` is "name" or "urgency". With `page`,
+    one page of `per_page` rows and `page_obj`; without, every row. Three
+    queries whatever the clinic's size (the settings, the rules, the page's
+    patients)."""
+    clinic_settings = clinic_settings or clinic_settings_read()
+    found = _flag_rows(
         clinic_settings=clinic_settings,
         now=now or timezone.now(),
         patients=_in_program(doctor),
     )
-    patients = (
-        Patient.objects.filter(pk__in=list(reasons))
-        .select_related("attending_doctor", "primary_counselor")
-        .order_by("last_name", "first_name", "id")
+    if FLAGGED_ORDERS.get(order):
+        found.sort(key=FLAGGED_ORDERS[order])  # stable: by name within a rank
+    page_obj = None
+    if page is not None:
+        page_obj = _page(len(found), page_number(page), per_page)
+        found = found[page_obj.start_index() - 1 : page_obj.end_index()]
+    patients = Patient.objects.select_related(
+        "attending_doctor", "primary_counselor"
+    ).in_bulk([r[0] for r in found])
+    return {
+        "rows": [
+            {
+                "patient": patients[pk],
+                "reasons": _reasons(absences, run, clinic_settings),
+            }
+            for pk, _, _, absences, run in found
+        ],
+        "count": len(found) if page_obj is None else page_obj.paginator.count,
+        "page_obj": page_obj,
+        "order": order if order in FLAGGED_ORDERS else "name",
+        "settings": clinic_settings,
+    }
+
+
+def flagged_patients(*, doctor=None, now=None):
+    """Every patient who breaks an attendance rule, by name (see flagged_page)."""
+    return flagged_page(doctor=doctor, now=now)["rows"]
+
+
+def compliance_overview(
+    *, doctor=None, order="name", page=1, flagged_order="name", flagged_page_number=1
+):
+    """The compliance page: one page of the patients below target and one page of
+    the flagged patients, each with its count. Five queries whatever the clinic's
+    size."""
+    clinic_settings = clinic_settings_read()
+    data = compliance(
+        doctor=doctor, order=order, page=page, clinic_settings=clinic_settings
     )
-    return [{"patient": p, "reasons": reasons[p.pk]} for p in patients]
+    data["flagged"] = flagged_page(
+        doctor=doctor,
+        order=flagged_order,
+        page=flagged_page_number,
+        clinic_settings=clinic_settings,
+    )
+    return data
 
 
 def patient_flags(*, patient, now=None):

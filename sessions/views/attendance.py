@@ -165,12 +165,16 @@ def roster_all_present(request, pk):
 @require_role(ADMIN, STAFF, DOCTOR)
 def compliance(request):
     """Admitted patients below their weekly target this week or last week, and
-    the patients the attendance rules flag for a doctor's review."""
-    today = clinic_today()
+    the patients the attendance rules flag for a doctor's review: a page of each,
+    sorted as asked, with the counts."""
     mine = request.GET.get("mine") == "1"
-    doctor = request.user if mine else None
-    context = selectors.compliance(today=today, doctor=doctor)
-    context["flagged"] = selectors.flagged_patients(doctor=doctor)
+    context = selectors.compliance_overview(
+        doctor=request.user if mine else None,
+        order=request.GET.get("sort", "name"),
+        page=request.GET.get("page", 1),
+        flagged_order=request.GET.get("flag_sort", "name"),
+        flagged_page_number=request.GET.get("flagged_page", 1),
+    )
     context["mine"] = mine
     return render(request, "sessions/compliance.html", context)
 

@@ -127,9 +127,14 @@ def test_compliance_page_same_query_count_for_5_and_60_patients(client_for, staf
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(url)
         assert response.status_code == 200
-        assert response.content.decode().count('badge bad">below') == n
+        body = response.content.decode()
+        # every patient is counted; a page shows 50 of them
+        assert f"{n} patients below target" in body
+        assert body.count('badge bad">below') == min(n, 50)
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+    second = client.get(url, {"page": 2}).content.decode()
+    assert second.count('badge bad">below') == 10
 
 
 # --- rule flags ------------------------------------------------------------------
@@ -272,7 +277,9 @@ def test_doctor_dashboard_costs_the_same_queries_for_few_and_many_patients(
 ):
     client = client_for(doctor_user)
     counts = []
+    total = 0
     for n in (3, 30):
+        total += n
         for i in range(n):
             p = AdmittedPatientFactory(attending_doctor=doctor_user)
             mark(past_session(hours_ago=48 + 7 * i + 1000 * n), p, "unexcused")
@@ -281,6 +288,131 @@ def test_doctor_dashboard_costs_the_same_queries_for_few_and_many_patients(
         with CaptureQueriesContext(connection) as ctx:
             body = client.get(reverse("core:doctor_dashboard")).content.decode()
         flagged = body.split('id="flagged-patients"')[1].split("</section>")[0]
-        assert flagged.count("no-shows in a row") >= n
+        # the ten most urgent, and a link to all of them
+        assert flagged.count("no-shows in a row") == min(total, 10)
+        assert f"See all {total} flagged patients" in flagged
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1], counts
+
+
+# --- pages, sorts and the doctor's short lists ---------------------------------------
+
+
+def below_target_patients(count, **kw):
+    """Admitted patients with no hours at all: below target both weeks."""
+    return [
+        AdmittedPatientFactory(last_name=f"Pat{i:03d}", first_name="A", **kw)
+        for i in range(count)
+    ]
+
+
+def test_compliance_pages_keep_the_filter_and_the_sort(client_for, doctor_user):
+    below_target_patients(55, attending_doctor=doctor_user)
+    below_target_patients(3)  # another doctor's
+    client = client_for(doctor_user)
+    url = reverse("therapy_sessions:compliance")
+    body = client.get(url, {"mine": "1", "sort": "shortfall"}).content.decode()
+    assert "55 patients below target</strong>, 1–50 shown" in body
+    assert body.count('badge bad">below') == 50
+    nav = body.split('aria-label="Pages of patients below target"')[1].split("</nav>")
+    assert "Page 1 of 2" in nav[0]
+    next_link = nav[0].split('rel="next"')[0].rsplit('href="', 1)[1]
+    assert "mine=1" in next_link and "sort=shortfall" in next_link
+    assert "page=2" in next_link
+    second = client.get(url + next_link.split("#")[0].replace("&amp;", "&"))
+    body = second.content.decode()
+    assert "55 patients below target</strong>, 51–55 shown" in body
+    assert body.count('badge bad">below') == 5
+    assert "selected>most hours short first" in body
+
+
+@pytest.mark.parametrize(
+    "page,shown",
+    [
+        ("abc", "1–50"),
+        ("0", "1–50"),
+        ("-3", "1–50"),
+        ("99999", "51–55"),
+        ("9" * 30, "51–55"),
+    ],
+)
+def test_compliance_bad_page_numbers_show_a_sensible_page(
+    client_for, staff_user, page, shown
+):
+    below_target_patients(55)
+    response = client_for(staff_user).get(
+        reverse("therapy_sessions:compliance"), {"page": page, "flagged_page": page}
+    )
+    assert response.status_code == 200
+    assert (
+        f"55 patients below target</strong>, {shown} shown" in response.content.decode()
+    )
+
+
+def test_compliance_sorted_by_shortfall_lists_the_furthest_below_first():
+    last_monday = week_start(clinic_today()) - 7 * DAY
+    able = AdmittedPatientFactory(last_name="Able")
+    baker = AdmittedPatientFactory(last_name="Baker")
+    give_week(able, last_monday, 120)  # 6 of 9 h last week
+    by_name = [r["patient"] for r in compliance(page=1)["rows"]]
+    by_shortfall = [r["patient"] for r in compliance(page=1, order="shortfall")["rows"]]
+    assert by_name == [able, baker]
+    assert by_shortfall == [baker, able]
+
+
+def test_flagged_patients_come_in_pages_longest_run_of_no_shows_first():
+    from sessions.selectors.attendance import flagged_page
+
+    runs = {"Two": 2, "Four": 4, "Three": 3}
+    for name, run in runs.items():
+        p = AdmittedPatientFactory(last_name=name)
+        for k in range(run):
+            mark(past_session(hours_ago=24 * (k + 1) + run), p, "unexcused")
+    first = flagged_page(order="urgency", page=1, per_page=2)
+    assert first["count"] == 3
+    assert [r["patient"].last_name for r in first["rows"]] == ["Four", "Three"]
+    assert first["rows"][0]["reasons"][-1] == "4 no-shows in a row"
+    second = flagged_page(order="urgency", page="2", per_page=2)
+    assert [r["patient"].last_name for r in second["rows"]] == ["Two"]
+    by_name = flagged_page(page=1)
+    assert [r["patient"].last_name for r in by_name["rows"]] == ["Four", "Three", "Two"]
+
+
+def test_a_run_of_no_shows_older_than_two_weeks_still_flags():
+    p = AdmittedPatientFactory()
+    mark(past_session(hours_ago=24 * 40), p, "present")
+    mark(past_session(hours_ago=24 * 30), p, "unexcused")
+    mark(past_session(hours_ago=24 * 20), p, "unexcused")
+    assert patient_flags(patient=p) == ["2 no-shows in a row"]
+
+
+def test_hours_follow_a_session_moved_to_another_week():
+    last_monday = week_start(clinic_today()) - 7 * DAY
+    p = AdmittedPatientFactory()
+    session = session_on(last_monday)
+    mark(session, p, "present", 180)
+    row = {r["patient"]: r for r in compliance()["rows"]}[p]
+    assert row["last_week_hours"] == 3.0
+    moved = make_local(last_monday - 7 * DAY, datetime.time(9))
+    session.start, session.end = moved, moved + datetime.timedelta(minutes=180)
+    session.save()
+    row = {r["patient"]: r for r in compliance()["rows"]}[p]
+    assert row["last_week_hours"] == 0.0
+
+
+def test_doctor_dashboard_shows_the_ten_furthest_below_target_and_links_to_all(
+    client_for, doctor_user
+):
+    last_monday = week_start(clinic_today()) - 7 * DAY
+    patients = below_target_patients(12, attending_doctor=doctor_user)
+    for p in patients[:2]:
+        give_week(p, last_monday, 120)  # the two least short
+    body = (
+        client_for(doctor_user).get(reverse("core:doctor_dashboard")).content.decode()
+    )
+    below = body.split('id="below-target"')[1].split("</section>")[0]
+    assert "Below the weekly hours target (12)" in below
+    assert below.count("<li>") == 10
+    assert "Pat000" not in below and "Pat001" not in below
+    assert "See all 12 patients below target" in below
+    assert "?mine=1&amp;sort=shortfall" in below
