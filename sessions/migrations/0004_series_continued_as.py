@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("therapy_sessions", "0002_booking_triggers"),
+        ("therapy_sessions", "0003_attendance_session_start"),
     ]
 
     operations = [
