@@ -11,38 +11,75 @@ from patients.models import AdmissionRequest, DoctorDecision, Patient
 from sessions.models import Alert, TherapySession
 from sessions.selectors import attendance as attendance_selectors
 
+TODAY_ON_DASHBOARD = 10
 
-def todays_sessions():
+
+def todays_sessions(*, now=None, limit=TODAY_ON_DASHBOARD):
+    """Today's sessions (not cancelled) on the dashboard: how many there are, how
+    many have not ended yet, and the next `limit` of those (in progress or to come),
+    each with `patient_count`. Two queries, however busy the day; the whole day is
+    on the agenda page."""
+    from django.db.models import OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    from sessions.models import Participant
+
+    now = now or timezone.now()
     start, end = day_bounds(clinic_today())
-    return (
-        TherapySession.objects.filter(start__gte=start, start__lt=end)
-        .exclude(status=TherapySession.Status.CANCELLED)
-        .select_related("room", "topic")
-        .annotate(patient_count=Count("participants", distinct=True))
-        .order_by("start")
+    day = TherapySession.objects.filter(start__gte=start, start__lt=end).exclude(
+        status=TherapySession.Status.CANCELLED
     )
+    counts = day.aggregate(
+        total=Count("id"), to_come=Count("id", filter=Q(end__gt=now))
+    )
+    patients = (
+        Participant.objects.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    upcoming = list(
+        day.filter(end__gt=now)
+        .select_related("room", "topic")
+        .annotate(patient_count=Coalesce(Subquery(patients), 0))
+        .order_by("start", "id")[:limit]
+    )
+    return {"sessions": upcoming, **counts}
+
+
+UNMARKED_ON_DASHBOARD = 10
 
 
 def staff_dashboard(*, user):
-    status_counts = dict(
-        Patient.objects.values_list("status").annotate(n=Count("id")).order_by()
+    from django.db.models import Q
+
+    in_program = [Patient.Status.ADMITTED, Patient.Status.ON_HOLD]
+    patients = Patient.objects.aggregate(
+        mine=Count("id", filter=Q(primary_counselor=user, status__in=in_program)),
+        **{
+            f"status_{value}": Count("id", filter=Q(status=value))
+            for value in Patient.Status.values
+        },
     )
+    # The most recent sessions with attendance to take, each row with the total
+    # (the rest are one link away, on the paginated list).
+    unmarked = attendance_selectors.unmarked_sessions(limit=UNMARKED_ON_DASHBOARD)
     return {
         "today": clinic_today(),
-        "sessions_today": list(todays_sessions()),
+        "sessions_today": todays_sessions(),
         "status_counts": [
-            (label, status_counts.get(value, 0))
+            (label, patients[f"status_{value}"])
             for value, label in Patient.Status.choices
         ],
         "pending_requests": AdmissionRequest.objects.filter(
             status=AdmissionRequest.Status.PENDING
         ).count(),
         "failed_alerts": Alert.objects.filter(state=Alert.State.FAILED).count(),
-        "my_patients": Patient.objects.filter(
-            primary_counselor=user,
-            status__in=[Patient.Status.ADMITTED, Patient.Status.ON_HOLD],
-        ).count(),
-        "unmarked_sessions": attendance_selectors.unmarked_sessions(),
+        "my_patients": patients["mine"],
+        "unmarked_sessions": unmarked,
+        "unmarked_total": unmarked[0].total if unmarked else 0,
     }
 
 
