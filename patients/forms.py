@@ -4,6 +4,8 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 
 from accounts import roles
 from accounts.models import User
@@ -122,6 +124,29 @@ class PatientForm(forms.ModelForm):
         pass
 
 
+class ListSelect(forms.Select):
+    """A select written in one pass over its choices, for the patient list's filter
+    bar (the counselor filter has a hundred options, and Django builds a dict and
+    copies the attrs for each). Same markup as Django's select."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value is None else str(value)
+        options = format_html_join(
+            "",
+            '\n  <option value="{}"{}>{}</option>',
+            (
+                (str(key), " selected" if str(key) == chosen else "", label)
+                for key, label in self.choices
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}\n</select>',
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            options,
+        )
+
+
 class PatientFilterForm(forms.Form):
     q = forms.CharField(
         label="Search",
@@ -134,13 +159,22 @@ class PatientFilterForm(forms.Form):
         choices=[("", "Any status"), *Patient.Status.choices], required=False
     )
     counselor = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, empty_label="Any counselor"
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Any counselor",
+        widget=ListSelect,
     )
     doctor = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, empty_label="Any doctor"
+        queryset=User.objects.none(),
+        required=False,
+        empty_label="Any doctor",
+        widget=ListSelect,
     )
     track = forms.ModelChoiceField(
-        queryset=Track.objects.none(), required=False, empty_label="Any track"
+        queryset=Track.objects.none(),
+        required=False,
+        empty_label="Any track",
+        widget=ListSelect,
     )
     sort = forms.ChoiceField(
         choices=[
