@@ -9,10 +9,11 @@ escaped by format_html."""
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
+from django.utils.translation import gettext
 
 register = template.Library()
 
@@ -28,6 +29,36 @@ DASH = "—"
 
 def _or_dash(obj, attr):
     return (getattr(obj, attr) if obj is not None else "") or DASH
+
+
+class _Formats:
+    """What the rows need of Django's url and date machinery, looked up once per
+    table instead of once per cell: the detail URLs (reversed once with a stand-in
+    id) and the dates as the `date` filter writes "M j, Y" and "M j, g:i A" (the
+    month names and AM/PM translated as there)."""
+
+    STAND_IN = "2147483647"
+
+    def __init__(self, *url_names):
+        self.urls = {name: reverse(name, args=[self.STAND_IN]) for name in url_names}
+        self.months = {m: str(MONTHS_3[m]).title() for m in range(1, 13)}
+        self.am_pm = (str(gettext("AM")), str(gettext("PM")))
+
+    def url(self, name, pk):
+        return self.urls[name].replace(self.STAND_IN, str(int(pk)))
+
+    def day(self, d):
+        """`d|date:"M j, Y"`."""
+        return f"{self.months[d.month]} {d.day}, {d.year:04d}" if d else ""
+
+    def day_time(self, dt):
+        """`dt|date:"M j, g:i A"`, in the current time zone."""
+        dt = timezone.localtime(dt)
+        hour = dt.hour % 12 or 12
+        return (
+            f"{self.months[dt.month]} {dt.day}, {hour}:{dt.minute:02d} "
+            f"{self.am_pm[dt.hour >= 12]}"
+        )
 
 
 # ---------------------------------------------------------------- patient list
@@ -46,16 +77,16 @@ PATIENT_ROW = (
 )
 
 
-def _patient_row(p):
+def _patient_row(p, fmt):
     return (
         p.record_number,
-        reverse("patients:detail", args=[p.pk]),
+        fmt.url("patients:detail", p.pk),
         p.last_name,
         p.first_name,
         format_html(' <span class="muted small">({})</span>', p.preferred_name)
         if p.preferred_name
         else "",
-        date_format(p.date_of_birth, "M j, Y") if p.date_of_birth else "",
+        fmt.day(p.date_of_birth),
         p.phone,
         BADGE_CLASS.get(p.status, ""),
         p.get_status_display(),
@@ -68,7 +99,8 @@ def _patient_row(p):
 @register.simple_tag
 def patient_rows(patients):
     """The <tr> of each patient (track, counselor and doctor selected with it)."""
-    return format_html_join("", PATIENT_ROW, (_patient_row(p) for p in patients))
+    fmt = _Formats("patients:detail")
+    return format_html_join("", PATIENT_ROW, (_patient_row(p, fmt) for p in patients))
 
 
 # ------------------------------------------------------------- approval queue
@@ -94,19 +126,19 @@ def _doctor_asked(doctor, user):
     return format_html("{}{}", str(doctor), you)
 
 
-def _approval_row(r, user, now):
+def _approval_row(r, user, now, fmt):
     return (
         timesince(r.requested_at, now),
-        date_format(timezone.localtime(r.requested_at), "M j, g:i A"),
-        reverse("patients:detail", args=[r.patient.pk]),
+        fmt.day_time(r.requested_at),
+        fmt.url("patients:detail", r.patient.pk),
         r.patient.full_name,
         r.patient.record_number,
         r.requested_by.full_name if r.requested_by else "",
         _or_dash(r.proposed_track, "name"),
-        date_format(r.proposed_start, "M j, Y") if r.proposed_start else "",
+        fmt.day(r.proposed_start),
         PROBATION[bool(r.medical_probation)],
         _doctor_asked(r.doctor, user),
-        reverse("patients:decide", args=[r.pk]),
+        fmt.url("patients:decide", r.pk),
         r.patient.first_name,
     )
 
@@ -116,6 +148,7 @@ def approval_rows(context, requests):
     """The <tr> of each pending request (patient, requester, doctor and track
     selected with it); "(you)" after the doctor asked when it is the viewer."""
     user, now = context.get("user"), timezone.now()
+    fmt = _Formats("patients:detail", "patients:decide")
     return format_html_join(
-        "", APPROVAL_ROW, (_approval_row(r, user, now) for r in requests)
+        "", APPROVAL_ROW, (_approval_row(r, user, now, fmt) for r in requests)
     )
