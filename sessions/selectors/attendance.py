@@ -542,17 +542,33 @@ def _sessions_with_counts(rows):
 def unmarked_sessions(*, now=None, limit=20):
     """Ended, not cancelled sessions where some expected patient has no mark yet,
     the `limit` most recent, each with `unmarked_count` and how many such sessions
-    there are in all (`total`). Two queries: the unmarked participations grouped
-    by session (with the total), then the sessions themselves."""
-    rows = list(
-        _unmarked_by_session(now or timezone.now()).annotate(total=Window(Count("*")))[
-            :limit
-        ]
+    there are in all (`total`). One query: the sessions of the first `limit`
+    groups of unmarked participations, with their counts as subqueries."""
+    from django.db.models import IntegerField, Subquery
+
+    now = now or timezone.now()
+    unmarked = Participant.objects.filter(end__lte=now, active=True, marked=False)
+    first = _unmarked_by_session(now).values_list("session_id", flat=True)[:limit]
+    per_session = (
+        unmarked.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
     )
-    sessions = _sessions_with_counts(rows)
-    for session, row in zip(sessions, rows, strict=True):
-        session.total = row["total"]
-    return sessions
+    sessions_in_all = unmarked.order_by().values(
+        n=Func(
+            F("session_id"),
+            template="COUNT(DISTINCT %(expressions)s)",
+            output_field=IntegerField(),
+        )
+    )
+    return list(
+        TherapySession.objects.filter(pk__in=first)
+        .select_related("topic", "room")
+        .annotate(unmarked_count=Subquery(per_session), total=Subquery(sessions_in_all))
+        .order_by("-end", "-id")
+    )
 
 
 def unmarked_sessions_page(*, page_number=1, per_page=20, now=None):
