@@ -158,24 +158,9 @@ class PatientFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "Any status"), *Patient.Status.choices], required=False
     )
-    counselor = forms.ModelChoiceField(
-        queryset=User.objects.none(),
-        required=False,
-        empty_label="Any counselor",
-        widget=ListSelect,
-    )
-    doctor = forms.ModelChoiceField(
-        queryset=User.objects.none(),
-        required=False,
-        empty_label="Any doctor",
-        widget=ListSelect,
-    )
-    track = forms.ModelChoiceField(
-        queryset=Track.objects.none(),
-        required=False,
-        empty_label="Any track",
-        widget=ListSelect,
-    )
+    counselor = forms.ChoiceField(required=False, widget=ListSelect)
+    doctor = forms.ChoiceField(required=False, widget=ListSelect)
+    track = forms.ChoiceField(required=False, widget=ListSelect)
     sort = forms.ChoiceField(
         choices=[
             ("name", "Name A-Z"),
@@ -190,18 +175,17 @@ class PatientFilterForm(forms.Form):
 
     def __init__(self, *args, choices, **kwargs):
         super().__init__(*args, **kwargs)
-        # The choices were loaded once by the selector; no query per render.
-        self.fields["counselor"].queryset = staff_users()
+        # The choices were loaded once by the selector (filter_choices); a value
+        # is valid when it is one of them, so neither rendering nor validating
+        # costs a query.
         self.fields["counselor"].choices = [("", "Any counselor")] + [
-            (u.pk, u.full_name) for u in choices["counselors"]
+            (str(u.pk), u.full_name) for u in choices["counselors"]
         ]
-        self.fields["doctor"].queryset = doctor_users()
         self.fields["doctor"].choices = [("", "Any doctor")] + [
-            (u.pk, u.full_name) for u in choices["doctors"]
+            (str(u.pk), u.full_name) for u in choices["doctors"]
         ]
-        self.fields["track"].queryset = Track.objects.filter(active=True)
         self.fields["track"].choices = [("", "Any track")] + [
-            (t.pk, t.name) for t in choices["tracks"]
+            (str(t.pk), t.name) for t in choices["tracks"]
         ]
         self._choices = choices
 
