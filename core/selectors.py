@@ -11,38 +11,100 @@ from patients.models import AdmissionRequest, DoctorDecision, Patient
 from sessions.models import Alert, TherapySession
 from sessions.selectors import attendance as attendance_selectors
 
+TODAY_ON_DASHBOARD = 10
 
-def todays_sessions():
+
+def todays_sessions(*, now=None, limit=TODAY_ON_DASHBOARD):
+    """Today's sessions (not cancelled) on the dashboard: how many there are, how
+    many have not ended yet, and the next `limit` of those (in progress or to come),
+    each with `patient_count`. Two queries, however busy the day; the whole day is
+    on the agenda page."""
+    from django.db.models import OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    from sessions.models import Participant
+
+    now = now or timezone.now()
     start, end = day_bounds(clinic_today())
-    return (
-        TherapySession.objects.filter(start__gte=start, start__lt=end)
-        .exclude(status=TherapySession.Status.CANCELLED)
-        .select_related("room", "topic")
-        .annotate(patient_count=Count("participants", distinct=True))
-        .order_by("start")
+    day = TherapySession.objects.filter(start__gte=start, start__lt=end).exclude(
+        status=TherapySession.Status.CANCELLED
     )
+    counts = day.aggregate(
+        total=Count("id"), to_come=Count("id", filter=Q(end__gt=now))
+    )
+    patients = (
+        Participant.objects.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    upcoming = list(
+        day.filter(end__gt=now)
+        .select_related("room", "topic")
+        .annotate(patient_count=Coalesce(Subquery(patients), 0))
+        .order_by("start", "id")[:limit]
+    )
+    return {"sessions": upcoming, **counts}
+
+
+UNMARKED_ON_DASHBOARD = 10
+
+
+STAFF_COUNTS_SQL = """
+SELECT
+  (SELECT json_object_agg(status, n) FROM (
+     SELECT status, count(*) AS n FROM patients_patient GROUP BY status) AS by_status),
+  (SELECT count(*) FROM patients_patient
+    WHERE primary_counselor_id = %(user)s AND status IN (%(admitted)s, %(on_hold)s)),
+  (SELECT count(*) FROM patients_admissionrequest WHERE status = %(pending)s),
+  (SELECT count(*) FROM therapy_sessions_alert WHERE state = %(failed)s)
+"""
+
+
+def _staff_counts(*, user):
+    """Patients by status, `user`'s caseload (admitted or on hold), admission
+    requests waiting for a doctor and failed alerts: one query instead of four."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            STAFF_COUNTS_SQL,
+            {
+                "user": user.pk,
+                "admitted": Patient.Status.ADMITTED,
+                "on_hold": Patient.Status.ON_HOLD,
+                "pending": AdmissionRequest.Status.PENDING,
+                "failed": Alert.State.FAILED,
+            },
+        )
+        by_status, mine, pending, failed = cursor.fetchone()
+    return {
+        "by_status": by_status or {},
+        "mine": mine,
+        "pending_requests": pending,
+        "failed_alerts": failed,
+    }
 
 
 def staff_dashboard(*, user):
-    status_counts = dict(
-        Patient.objects.values_list("status").annotate(n=Count("id")).order_by()
-    )
+    counts = _staff_counts(user=user)
+    # The most recent sessions with attendance to take, each row with the total
+    # (the rest are one link away, on the paginated list).
+    unmarked = attendance_selectors.unmarked_sessions(limit=UNMARKED_ON_DASHBOARD)
     return {
         "today": clinic_today(),
-        "sessions_today": list(todays_sessions()),
+        "sessions_today": todays_sessions(),
         "status_counts": [
-            (label, status_counts.get(value, 0))
+            (label, counts["by_status"].get(value, 0))
             for value, label in Patient.Status.choices
         ],
-        "pending_requests": AdmissionRequest.objects.filter(
-            status=AdmissionRequest.Status.PENDING
-        ).count(),
-        "failed_alerts": Alert.objects.filter(state=Alert.State.FAILED).count(),
-        "my_patients": Patient.objects.filter(
-            primary_counselor=user,
-            status__in=[Patient.Status.ADMITTED, Patient.Status.ON_HOLD],
-        ).count(),
-        "unmarked_sessions": attendance_selectors.unmarked_sessions(),
+        "pending_requests": counts["pending_requests"],
+        "failed_alerts": counts["failed_alerts"],
+        "my_patients": counts["mine"],
+        "unmarked_sessions": unmarked,
+        "unmarked_total": unmarked[0].total if unmarked else 0,
     }
 
 

@@ -4,6 +4,8 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.utils.html import format_html, format_html_join
 
 from accounts import roles
 from accounts.models import User
@@ -122,6 +124,29 @@ class PatientForm(forms.ModelForm):
         pass
 
 
+class ListSelect(forms.Select):
+    """A select written in one pass over its choices, for the patient list's filter
+    bar (the counselor filter has a hundred options, and Django builds a dict and
+    copies the attrs for each). Same markup as Django's select."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value is None else str(value)
+        options = format_html_join(
+            "",
+            '\n  <option value="{}"{}>{}</option>',
+            (
+                (str(key), " selected" if str(key) == chosen else "", label)
+                for key, label in self.choices
+            ),
+        )
+        return format_html(
+            '<select name="{}"{}>{}\n</select>',
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            options,
+        )
+
+
 class PatientFilterForm(forms.Form):
     q = forms.CharField(
         label="Search",
@@ -133,15 +158,9 @@ class PatientFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "Any status"), *Patient.Status.choices], required=False
     )
-    counselor = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, empty_label="Any counselor"
-    )
-    doctor = forms.ModelChoiceField(
-        queryset=User.objects.none(), required=False, empty_label="Any doctor"
-    )
-    track = forms.ModelChoiceField(
-        queryset=Track.objects.none(), required=False, empty_label="Any track"
-    )
+    counselor = forms.ChoiceField(required=False, widget=ListSelect)
+    doctor = forms.ChoiceField(required=False, widget=ListSelect)
+    track = forms.ChoiceField(required=False, widget=ListSelect)
     sort = forms.ChoiceField(
         choices=[
             ("name", "Name A-Z"),
@@ -156,18 +175,17 @@ class PatientFilterForm(forms.Form):
 
     def __init__(self, *args, choices, **kwargs):
         super().__init__(*args, **kwargs)
-        # The choices were loaded once by the selector; no query per render.
-        self.fields["counselor"].queryset = staff_users()
+        # The choices were loaded once by the selector (filter_choices); a value
+        # is valid when it is one of them, so neither rendering nor validating
+        # costs a query.
         self.fields["counselor"].choices = [("", "Any counselor")] + [
-            (u.pk, u.full_name) for u in choices["counselors"]
+            (str(u.pk), u.full_name) for u in choices["counselors"]
         ]
-        self.fields["doctor"].queryset = doctor_users()
         self.fields["doctor"].choices = [("", "Any doctor")] + [
-            (u.pk, u.full_name) for u in choices["doctors"]
+            (str(u.pk), u.full_name) for u in choices["doctors"]
         ]
-        self.fields["track"].queryset = Track.objects.filter(active=True)
         self.fields["track"].choices = [("", "Any track")] + [
-            (t.pk, t.name) for t in choices["tracks"]
+            (str(t.pk), t.name) for t in choices["tracks"]
         ]
         self._choices = choices
 

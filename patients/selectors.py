@@ -2,7 +2,7 @@
 record write an audit row (action "view")."""
 
 from django.core.paginator import Paginator
-from django.db.models import CharField, Func, Prefetch, Q
+from django.db.models import CharField, F, Func, Prefetch, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -93,20 +93,23 @@ def _digits(field):
 
 
 def filter_choices():
-    """The counselors, doctors and tracks for the list filters (three queries)."""
-    return {
-        "counselors": list(
-            User.objects.filter(groups__name=roles.STAFF, is_active=True).order_by(
-                "full_name"
-            )
-        ),
-        "doctors": list(
-            User.objects.filter(groups__name=roles.DOCTOR, is_active=True).order_by(
-                "full_name"
-            )
-        ),
-        "tracks": list(Track.objects.filter(active=True)),
-    }
+    """The counselors, doctors and tracks for the list filters (two queries: the
+    active staff and doctors with their role, then the tracks)."""
+    people = (
+        User.objects.filter(
+            groups__name__in=[roles.STAFF, roles.DOCTOR], is_active=True
+        )
+        .annotate(filter_role=F("groups__name"))
+        .only("id", "full_name")
+        .order_by("full_name", "id")
+    )
+    choices = {"counselors": [], "doctors": []}
+    for person in people:
+        choices[
+            "counselors" if person.filter_role == roles.STAFF else "doctors"
+        ].append(person)
+    choices["tracks"] = list(Track.objects.filter(active=True))
+    return choices
 
 
 def patient_get(*, pk, user, summary="Viewed patient record"):
@@ -197,22 +200,24 @@ def patient_detail(*, pk, user):
 
 
 def approval_queue():
-    """Pending admission requests, oldest first, with how long each has waited."""
-    now = timezone.now()
-    rows = list(
+    """Pending admission requests, oldest first."""
+    return (
         AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
-        .select_related(
-            "patient",
-            "patient__attending_doctor",
-            "requested_by",
-            "doctor",
-            "proposed_track",
-        )
+        .select_related("patient", "requested_by", "doctor", "proposed_track")
         .order_by("requested_at", "id")
     )
-    for row in rows:
+
+
+def approval_queue_page(*, page_number, per_page=20):
+    """One page of the pending requests, oldest first, each with how long it has
+    waited; `page.paginator.count` is how many are pending. Two queries. A page
+    number out of range or not a number gives the nearest page."""
+    now = timezone.now()
+    page = Paginator(approval_queue(), per_page).get_page(page_number)
+    page.object_list = list(page.object_list)
+    for row in page.object_list:
         row.waited = now - row.requested_at
-    return rows
+    return page
 
 
 def request_for_decision(*, pk, user):

@@ -301,10 +301,15 @@ def admission_request_withdraw(request, pk):
 # ------------------------------------------------------------ doctors' decisions
 
 
+APPROVALS_PAGE_SIZE = 20
+
+
 @require_role(DOCTOR)
 def approval_queue(request):
-    rows = selectors.approval_queue()
-    return render(request, "patients/approvals.html", {"rows": rows})
+    page = selectors.approval_queue_page(
+        page_number=request.GET.get("page"), per_page=APPROVALS_PAGE_SIZE
+    )
+    return render(request, "patients/approvals.html", {"page": page})
 
 
 def _decide(request, req_pk, supersedes=None):

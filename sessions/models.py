@@ -238,7 +238,10 @@ class SessionFacilitator(models.Model):
 class Participant(models.Model):
     """A patient expected at a session. start/end/active mirror the session (kept by a
     trigger) so that the database refuses a patient booked twice at the same time; a
-    trigger also refuses more patients than the session's capacity."""
+    trigger also refuses more patients than the session's capacity. `marked` says
+    whether the patient has an attendance row for the session (kept by triggers on
+    both tables), so that the staff to-do reads a small partial index of the
+    unmarked rows instead of every past participation."""
 
     session = models.ForeignKey(
         TherapySession, on_delete=models.CASCADE, related_name="participants"
@@ -249,6 +252,7 @@ class Participant(models.Model):
     start = models.DateTimeField(editable=False)
     end = models.DateTimeField(editable=False)
     active = models.BooleanField(default=True, editable=False)
+    marked = models.BooleanField(default=False, editable=False)
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -268,7 +272,14 @@ class Participant(models.Model):
                 condition=Q(active=True),
             ),
         ]
-        indexes = [models.Index(fields=["patient", "start"])]
+        indexes = [
+            models.Index(fields=["patient", "start"]),
+            models.Index(
+                fields=["end"],
+                condition=Q(active=True, marked=False),
+                name="participant_unmarked_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"patient {self.patient_id} in session {self.session_id}"

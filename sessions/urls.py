@@ -15,6 +15,11 @@ urlpatterns = [
         name="roster_all_present",
     ),
     path("sessions/<int:pk>/signin.pdf", attendance.signin_sheet, name="signin_sheet"),
+    path(
+        "attendance/unmarked/",
+        attendance.unmarked_sessions,
+        name="unmarked_sessions",
+    ),
     path("compliance/", attendance.compliance, name="compliance"),
     path(
         "attendance/export/",

@@ -726,39 +726,80 @@ def patient_flags(*, patient, now=None):
 # --- Staff to-do: ended sessions with patients still unmarked ----------------------
 
 
-def unmarked_sessions(*, now=None, limit=20):
-    """Ended, not cancelled sessions where some expected patient has no mark yet,
-    most recent first, each with `unmarked_count`. Two queries: one anti-join of
-    ended participations against attendance, grouped by session, then the
-    sessions themselves."""
-    now = now or timezone.now()
-    counts = list(
-        Participant.objects.filter(end__lte=now, active=True)
-        .exclude(
-            Exists(
-                Attendance.objects.filter(
-                    session=OuterRef("session"), patient=OuterRef("patient")
-                )
-            )
-        )
+def _unmarked_by_session(now):
+    """Ended, not cancelled sessions with active, unmarked participations, most
+    recent first: (session_id, n) values. Reads the partial index of unmarked
+    participations (Participant.marked is kept by triggers), not every past one."""
+    return (
+        Participant.objects.filter(end__lte=now, active=True, marked=False)
         .values("session_id", "end")
         .annotate(n=Count("id"))
         .order_by("-end", "-session_id")
-        .values_list("session_id", "n")[:limit]
     )
+
+
+def _sessions_with_counts(rows):
+    """The sessions of `rows` (dicts with session_id and n), in that order, each
+    with `unmarked_count`. One query (none when there is nothing to show)."""
     by_id = (
         TherapySession.objects.select_related("topic", "room").in_bulk(
-            [pk for pk, _ in counts]
+            [row["session_id"] for row in rows]
         )
-        if counts
+        if rows
         else {}
     )
     sessions = []
-    for pk, n in counts:
-        session = by_id[pk]
-        session.unmarked_count = n
+    for row in rows:
+        session = by_id[row["session_id"]]
+        session.unmarked_count = row["n"]
         sessions.append(session)
     return sessions
+
+
+def unmarked_sessions(*, now=None, limit=20):
+    """Ended, not cancelled sessions where some expected patient has no mark yet,
+    the `limit` most recent, each with `unmarked_count` and how many such sessions
+    there are in all (`total`). One query: the sessions of the first `limit`
+    groups of unmarked participations, with their counts as subqueries."""
+    from django.db.models import IntegerField, Subquery
+
+    now = now or timezone.now()
+    unmarked = Participant.objects.filter(end__lte=now, active=True, marked=False)
+    first = _unmarked_by_session(now).values_list("session_id", flat=True)[:limit]
+    per_session = (
+        unmarked.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    sessions_in_all = unmarked.order_by().values(
+        n=Func(
+            F("session_id"),
+            template="COUNT(DISTINCT %(expressions)s)",
+            output_field=IntegerField(),
+        )
+    )
+    return list(
+        TherapySession.objects.filter(pk__in=first)
+        .select_related("topic", "room")
+        .annotate(unmarked_count=Subquery(per_session), total=Subquery(sessions_in_all))
+        .order_by("-end", "-id")
+    )
+
+
+def unmarked_sessions_page(*, page_number=1, per_page=20, now=None):
+    """One page of every ended session with patients still unmarked, however old,
+    each with `unmarked_count`, and the total (`page.paginator.count`). Three
+    queries: the count, the page, the sessions. A page number out of range or not
+    a number gives the nearest page."""
+    from django.core.paginator import Paginator
+
+    page = Paginator(_unmarked_by_session(now or timezone.now()), per_page).get_page(
+        page_number
+    )
+    page.object_list = _sessions_with_counts(list(page.object_list))
+    return page
 
 
 # --- The letter and exports --------------------------------------------------------

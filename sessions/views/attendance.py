@@ -161,6 +161,20 @@ def roster_all_present(request, pk):
     return _after_post(request, session)
 
 
+UNMARKED_PAGE_SIZE = 25
+
+
+@require_GET
+@require_role(ADMIN, STAFF)
+def unmarked_sessions(request):
+    """Every ended session with patients still unmarked, however old, most recent
+    first (the staff dashboard shows the first few and the total)."""
+    page = selectors.unmarked_sessions_page(
+        page_number=request.GET.get("page"), per_page=UNMARKED_PAGE_SIZE
+    )
+    return render(request, "sessions/unmarked.html", {"page": page})
+
+
 @require_GET
 @require_role(ADMIN, STAFF, DOCTOR)
 def compliance(request):

@@ -4,7 +4,13 @@ import pytest
 from django.urls import reverse
 
 from patients.models import Patient
-from tests.factories import PatientFactory, TrackFactory, doctor, staff
+from tests.factories import (
+    AdmittedPatientFactory,
+    PatientFactory,
+    TrackFactory,
+    doctor,
+    staff,
+)
 
 
 def _make(n, counselor, doc, track):
@@ -314,3 +320,96 @@ def test_patient_page_costs_the_same_with_more_history(
     n = _count(client, reverse("patients:detail", kwargs={"pk": small.pk}))
     with django_assert_num_queries(n):
         client.get(reverse("patients:detail", kwargs={"pk": big.pk}))
+
+
+def test_approval_queue_pages_twenty_oldest_first_with_the_count(
+    client_for, doctor_user, staff_user
+):
+    from .conftest import register, request_admission
+
+    for i in range(25):
+        p = register(staff_user, first_name=f"Wait{i:02d}", last_name="Queue")
+        request_admission(p, staff_user)
+    client = client_for(doctor_user)
+    first = client.get(reverse("patients:approvals")).content.decode()
+    assert "25 pending, oldest first; page 1 of 2" in first
+    assert first.count("Review Wait") == 20
+    assert first.index("Wait00 Queue") < first.index("Wait19 Queue")
+    assert "Wait20" not in first
+    assert 'href="?page=2"' in first
+    second = client.get(reverse("patients:approvals"), {"page": 2}).content.decode()
+    assert second.count("Review Wait") == 5
+    assert "Wait20 Queue" in second and "Wait00" not in second
+    assert 'href="?page=1"' in second
+    # A page that is not a number gives the first page; one past the end, the last.
+    for bad, shown in (("abc", "Wait00"), ("99999", "Wait24"), ("-1", "Wait24")):
+        response = client.get(reverse("patients:approvals"), {"page": bad})
+        assert response.status_code == 200
+        assert shown in response.content.decode()
+
+
+def test_approval_queue_rows_escape_names_and_mark_the_viewers_requests(
+    client_for, doctor_user, staff_user
+):
+    from .conftest import register, request_admission
+
+    mine = register(staff_user, first_name="<b>Bold</b>", last_name="O'Neil")
+    request_admission(
+        mine,
+        staff_user,
+        doctor=doctor_user,
+        medical_probation=True,
+        medical_probation_details="Liver panel pending",
+    )
+    anyone = register(staff_user, first_name="Sam", last_name="Any")
+    request_admission(anyone, staff_user)
+    html = client_for(doctor_user).get(reverse("patients:approvals")).content.decode()
+    assert "<b>Bold</b>" not in html and "&lt;b&gt;Bold&lt;/b&gt; O&#x27;Neil" in html
+    rows = html.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")
+    assert f"{doctor_user} (you)" in rows[0] and '"badge warn">Yes' in rows[0]
+    assert "Any doctor" in rows[1] and "<td>No</td>" in rows[1]
+    assert (
+        f'href="{reverse("patients:decide", args=[mine.admission_requests.get().pk])}"'
+        in rows[0]
+    )
+
+
+def test_patient_list_rows_show_badge_preferred_name_and_escape(client_for, staff_user):
+    counselor, doc, track = staff(full_name="Casey Counselor"), doctor(), TrackFactory()
+    p = AdmittedPatientFactory(
+        first_name="<i>Ivy</i>",
+        last_name="Stone",
+        preferred_name="Ive",
+        primary_counselor=counselor,
+        attending_doctor=doc,
+        track=track,
+    )
+    PatientFactory(last_name="Zed", status=Patient.Status.AWAITING_APPROVAL)
+    html = client_for(staff_user).get(reverse("patients:list")).content.decode()
+    rows = html.split("<tbody>")[1].split("</tbody>")[0].split("</tr>")
+    assert "<i>Ivy</i>" not in html
+    assert (
+        f'<a href="{reverse("patients:detail", args=[p.pk])}">Stone, '
+        "&lt;i&gt;Ivy&lt;/i&gt;</a>" in rows[0]
+    )
+    assert '<span class="muted small">(Ive)</span>' in rows[0]
+    assert '<span class="badge ok">Admitted</span>' in rows[0]
+    assert "Casey Counselor" in rows[0] and track.name in rows[0]
+    assert '<span class="badge warn">Awaiting approval</span>' in rows[1]
+    assert rows[1].count("<td>—</td>") == 3  # no track, counselor or doctor
+
+
+def test_patient_list_filter_keeps_the_chosen_counselor_selected(
+    client_for, staff_user
+):
+    chosen, other = staff(full_name="Chosen One"), staff(full_name="Other Two")
+    PatientFactory(last_name="Mine", primary_counselor=chosen)
+    PatientFactory(last_name="Theirs", primary_counselor=other)
+    client = client_for(staff_user)
+    url = _search(client, counselor=chosen.pk)
+    response = client.get(url)
+    html = response.content.decode()
+    assert f'<option value="{chosen.pk}" selected>Chosen One</option>' in html
+    assert f'<option value="{other.pk}">Other Two</option>' in html
+    assert '<option value="">Any counselor</option>' in html
+    assert [p.last_name for p in response.context["page"].object_list] == ["Mine"]

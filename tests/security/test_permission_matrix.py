@@ -81,6 +81,7 @@ TABLE = {
     "therapy_sessions:roster": (CLINICAL, session_pk),
     "therapy_sessions:roster_all_present": (FRONT, session_pk),
     "therapy_sessions:signin_sheet": (CLINICAL, session_pk),
+    "therapy_sessions:unmarked_sessions": (FRONT, None),
     "therapy_sessions:compliance": (CLINICAL, None),
     "therapy_sessions:attendance_export": (FRONT, None),
     "therapy_sessions:patient_hours": (CLINICAL, patient_pk),

@@ -1,0 +1,154 @@
+"""Table rows of the patient list and the doctor's approval queue, built in Python.
+
+These are the pages staff and doctors open most, and their rows through the
+template engine (a lookup per cell, a reverse, date filters and the status badge
+per row) cost more than the rest of the page, as selects did before
+core/forms_renderer.py. The markup is the one the templates wrote; every value is
+escaped by format_html."""
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
+
+register = template.Library()
+
+# The classes of partials/_status_badge.html.
+BADGE_CLASS = {
+    "admitted": " ok",
+    "awaiting_approval": " warn",
+    "on_hold": " warn",
+    "discharged": " bad",
+}
+DASH = "—"
+
+
+def _or_dash(obj, attr):
+    return (getattr(obj, attr) if obj is not None else "") or DASH
+
+
+class _Formats:
+    """What the rows need of Django's url and date machinery, looked up once per
+    table instead of once per cell: the detail URLs (reversed once with a stand-in
+    id) and the dates as the `date` filter writes "M j, Y" and "M j, g:i A" (the
+    month names and AM/PM translated as there)."""
+
+    STAND_IN = "2147483647"
+
+    def __init__(self, *url_names):
+        self.urls = {name: reverse(name, args=[self.STAND_IN]) for name in url_names}
+        self.months = {m: str(MONTHS_3[m]).title() for m in range(1, 13)}
+        self.am_pm = (str(gettext("AM")), str(gettext("PM")))
+
+    def url(self, name, pk):
+        return self.urls[name].replace(self.STAND_IN, str(int(pk)))
+
+    def day(self, d):
+        """`d|date:"M j, Y"`."""
+        return f"{self.months[d.month]} {d.day}, {d.year:04d}" if d else ""
+
+    def day_time(self, dt):
+        """`dt|date:"M j, g:i A"`, in the current time zone."""
+        dt = timezone.localtime(dt)
+        hour = dt.hour % 12 or 12
+        return (
+            f"{self.months[dt.month]} {dt.day}, {hour}:{dt.minute:02d} "
+            f"{self.am_pm[dt.hour >= 12]}"
+        )
+
+
+# ---------------------------------------------------------------- patient list
+
+PATIENT_ROW = (
+    "\n    <tr>"
+    "\n      <td>{}</td>"
+    '\n      <td><a href="{}">{}, {}</a>{}</td>'
+    "\n      <td>{}</td>"
+    "\n      <td>{}</td>"
+    '\n      <td><span class="badge{}">{}</span></td>'
+    "\n      <td>{}</td>"
+    "\n      <td>{}</td>"
+    "\n      <td>{}</td>"
+    "\n    </tr>"
+)
+
+
+def _patient_row(p, fmt):
+    return (
+        p.record_number,
+        fmt.url("patients:detail", p.pk),
+        p.last_name,
+        p.first_name,
+        format_html(' <span class="muted small">({})</span>', p.preferred_name)
+        if p.preferred_name
+        else "",
+        fmt.day(p.date_of_birth),
+        p.phone,
+        BADGE_CLASS.get(p.status, ""),
+        p.get_status_display(),
+        _or_dash(p.track, "name"),
+        _or_dash(p.primary_counselor, "full_name"),
+        _or_dash(p.attending_doctor, "full_name"),
+    )
+
+
+@register.simple_tag
+def patient_rows(patients):
+    """The <tr> of each patient (track, counselor and doctor selected with it)."""
+    fmt = _Formats("patients:detail")
+    return format_html_join("", PATIENT_ROW, (_patient_row(p, fmt) for p in patients))
+
+
+# ------------------------------------------------------------- approval queue
+
+APPROVAL_ROW = (
+    "\n  <tr>"
+    '\n    <td>{}<br><span class="muted small">since {}</span></td>'
+    '\n    <td><a href="{}">{}</a><br><span class="muted small">{}</span></td>'
+    "\n    <td>{}</td>"
+    "\n    <td>{}, {}</td>"
+    "\n    <td>{}</td>"
+    "\n    <td>{}</td>"
+    '\n    <td><a class="button" href="{}">Review {}</a></td>'
+    "\n  </tr>"
+)
+PROBATION = {True: mark_safe('<span class="badge warn">Yes</span>'), False: "No"}
+
+
+def _doctor_asked(doctor, user):
+    if doctor is None:
+        return "Any doctor"
+    you = " (you)" if doctor.pk == getattr(user, "pk", None) else ""
+    return format_html("{}{}", str(doctor), you)
+
+
+def _approval_row(r, user, now, fmt):
+    return (
+        timesince(r.requested_at, now),
+        fmt.day_time(r.requested_at),
+        fmt.url("patients:detail", r.patient.pk),
+        r.patient.full_name,
+        r.patient.record_number,
+        r.requested_by.full_name if r.requested_by else "",
+        _or_dash(r.proposed_track, "name"),
+        fmt.day(r.proposed_start),
+        PROBATION[bool(r.medical_probation)],
+        _doctor_asked(r.doctor, user),
+        fmt.url("patients:decide", r.pk),
+        r.patient.first_name,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def approval_rows(context, requests):
+    """The <tr> of each pending request (patient, requester, doctor and track
+    selected with it); "(you)" after the doctor asked when it is the viewer."""
+    user, now = context.get("user"), timezone.now()
+    fmt = _Formats("patients:detail", "patients:decide")
+    return format_html_join(
+        "", APPROVAL_ROW, (_approval_row(r, user, now, fmt) for r in requests)
+    )
