@@ -3,12 +3,15 @@
 import datetime
 
 from django.contrib.auth.models import Group
-from django.db.models import Count
+from django.db import connection
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.models import User
 from core.timeutil import clinic_today, day_bounds
 from patients.models import AdmissionRequest, DoctorDecision, Patient
-from sessions.models import Alert, TherapySession
+from sessions.models import Alert, Participant, TherapySession
 from sessions.selectors import attendance as attendance_selectors
 
 TODAY_ON_DASHBOARD = 10
@@ -19,12 +22,6 @@ def todays_sessions(*, now=None, limit=TODAY_ON_DASHBOARD):
     many have not ended yet, and the next `limit` of those (in progress or to come),
     each with `patient_count`. Two queries, however busy the day; the whole day is
     on the agenda page."""
-    from django.db.models import OuterRef, Q, Subquery
-    from django.db.models.functions import Coalesce
-    from django.utils import timezone
-
-    from sessions.models import Participant
-
     now = now or timezone.now()
     start, end = day_bounds(clinic_today())
     day = TherapySession.objects.filter(start__gte=start, start__lt=end).exclude(
@@ -66,8 +63,6 @@ SELECT
 def _staff_counts(*, user):
     """Patients by status, `user`'s caseload (admitted or on hold), admission
     requests waiting for a doctor and failed alerts: one query instead of four."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             STAFF_COUNTS_SQL,
@@ -185,8 +180,6 @@ DISCLOSURE_YEARS = 3
 def audit_events(*, patient="", user=None, action="", date_from=None, date_to=None):
     """The audit trail, newest first, filtered. Each row carries its user and
     patient (select_related), so a page costs a fixed number of queries."""
-    from django.db.models import Q
-
     from core.models import AuditEvent
 
     events = AuditEvent.objects.select_related("user", "patient").order_by("-at", "-id")

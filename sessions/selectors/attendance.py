@@ -12,11 +12,13 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
     Count,
-    Exists,
+    F,
     FloatField,
     Func,
+    IntegerField,
     OuterRef,
     Prefetch,
+    Subquery,
     Sum,
 )
 from django.db.models.functions import TruncDate
@@ -761,8 +763,6 @@ def unmarked_sessions(*, now=None, limit=20):
     the `limit` most recent, each with `unmarked_count` and how many such sessions
     there are in all (`total`). One query: the sessions of the first `limit`
     groups of unmarked participations, with their counts as subqueries."""
-    from django.db.models import IntegerField, Subquery
-
     now = now or timezone.now()
     unmarked = Participant.objects.filter(end__lte=now, active=True, marked=False)
     first = _unmarked_by_session(now).values_list("session_id", flat=True)[:limit]
@@ -793,8 +793,6 @@ def unmarked_sessions_page(*, page_number=1, per_page=20, now=None):
     each with `unmarked_count`, and the total (`page.paginator.count`). Three
     queries: the count, the page, the sessions. A page number out of range or not
     a number gives the nearest page."""
-    from django.core.paginator import Paginator
-
     page = Paginator(_unmarked_by_session(now or timezone.now()), per_page).get_page(
         page_number
     )

@@ -82,7 +82,7 @@ DROP FUNCTION IF EXISTS therapy_sessions_participant_set_marked();
 
 
 class Migration(migrations.Migration):
-    dependencies = [("therapy_sessions", "0002_booking_triggers")]
+    dependencies = [("therapy_sessions", "0003_attendance_session_start")]
 
     operations = [
         migrations.AddField(

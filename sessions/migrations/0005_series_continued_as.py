@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("therapy_sessions", "0003_attendance_session_start"),
+        ("therapy_sessions", "0004_participant_marked"),
     ]
 
     operations = [
