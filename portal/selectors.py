@@ -1,34 +1,27 @@
 """Reads for the sponsor portal.
 
-Everything a sponsor sees starts from `active_consents`: the consents in force
-today, to this sponsor's login, that cover attendance. A patient without one is
-invisible (404), whatever id is asked for. Every page costs a fixed number of
+Everything a sponsor sees starts from the consents in force today, to this
+sponsor's login, that cover attendance. A patient without one is invisible
+(404), whatever id is asked for. Every page costs a fixed number of
 queries, however many patients, sessions or alerts there are."""
 
 import datetime
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
-from django.db.models import (
-    Count,
-    Exists,
-    F,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    Window,
-)
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.models import ClinicSettings
-from core.timeutil import clinic_today, make_local, week_start
-from patients.models import Consent, active_consent_q
+from core.timeutil import clinic_today, clinic_zone, make_local, week_start
+from patients.models import Consent, Patient, Sponsor, active_consent_q
 from sessions.models import (
     Alert,
     Attendance,
     FamilyMember,
+    Modality,
     Participant,
     TherapySession,
 )
@@ -38,22 +31,7 @@ from .models import SponsorInvitation, token_digest
 NEXT_SESSIONS = 5
 RECENT_ALERTS = 5
 HISTORY_PAGE_SIZE = 10
-
-
-def active_consents(*, user, day=None):
-    """One consent per patient: the newest consent in force on `day` from a
-    patient to this login that covers attendance. Ordered by patient name."""
-    day = day or clinic_today()
-    consents = (
-        Consent.objects.filter(active_consent_q(day))
-        .filter(sponsor__user=user, scope__in=Consent.ATTENDANCE_SCOPES)
-        .select_related("patient", "sponsor")
-        .order_by("patient_id", "-effective_on", "-id")
-        .distinct("patient_id")
-    )
-    return sorted(
-        consents, key=lambda c: (c.patient.last_name, c.patient.first_name, c.pk)
-    )
+PATIENTS_PAGE_SIZE = 10
 
 
 def consent_for_patient(*, user, patient_id, day=None):
@@ -77,26 +55,18 @@ def consent_start(consent):
     return make_local(consent.effective_on, datetime.time.min)
 
 
-def _from_consent_start(consents, start_field):
-    """Rows of each patient from the day that patient's consent took effect."""
-    q = Q(pk__in=[])
-    for consent in consents:
-        q |= Q(patient_id=consent.patient_id, **{start_field: consent_start(consent)})
-    return q
-
-
 @dataclass
-class Card:
+class Summary:
+    """What the list of patients shows about one of them."""
+
     consent: Consent
     shows_hours: bool
     week_minutes: int = 0
     target_minutes: int = 0
-    last_missed: object = None
-    next_sessions: list = field(default_factory=list)
-    family_sessions: list = field(default_factory=list)
-    history: list = field(default_factory=list)
-    history_total: int = 0
-    alerts: list = field(default_factory=list)
+    last_missed: datetime.datetime | None = None
+    next_session: "Slot | None" = None
+    family_next: "Slot | None" = None
+    latest_alert: "AlertSent | None" = None
 
     @property
     def patient(self):
@@ -118,156 +88,342 @@ class Card:
     def below_target(self):
         return self.week_minutes < self.target_minutes
 
+
+@dataclass
+class Card(Summary):
+    """One patient's page: the summary's facts with the lists behind them."""
+
+    next_sessions: list = field(default_factory=list)
+    family_sessions: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
+
+
+# The list of patients and the facts every patient shows, in one query (plain
+# SQL: a page of a caseload is a small report, and the ORM would take longer to
+# build these subqueries than the database takes to run them).
+#
+# `mine`: the consents that let this login see a patient, by the same rule as
+# patients.models.active_consent_q (one per patient, the newest in force on
+# `day`, covering attendance), numbered by patient name; `chosen`: the page
+# asked for (the last page when the number is past the end). For each consent,
+# from the day it took effect (`disclosed_from`, midnight in the clinic's zone):
+#   minutes attended this week, added up only when the consent covers hours;
+#   the last missed session: an unexcused absence, or a session that ended more
+#     than the grace period ago with the patient still unmarked;
+#   the next session (date, time, modality), and whether this sponsor is invited;
+#   the next family session this sponsor is invited to;
+#   the latest missed-session alert sent to this sponsor.
+MINE_SQL = """
+mine AS (
+    SELECT DISTINCT ON (c.patient_id)
+           c.id, c.patient_id, c.sponsor_id, c.scope, c.effective_on,
+           pt.first_name, pt.last_name, pt.date_of_birth, sp.full_name
+    FROM patients_consent c
+    JOIN patients_sponsor sp ON sp.id = c.sponsor_id
+    JOIN patients_patient pt ON pt.id = c.patient_id
+    WHERE sp.user_id = %(user)s
+      AND c.scope = ANY(%(scopes)s)
+      AND c.effective_on <= %(day)s
+      AND (c.revoked_on IS NULL OR c.revoked_on > %(day)s)
+      AND (c.expires_on IS NULL OR c.expires_on >= %(day)s)
+      AND (NOT c.expires_on_discharge OR pt.status <> %(discharged)s)
+    ORDER BY c.patient_id, c.effective_on DESC, c.id DESC
+),
+numbered AS (
+    SELECT mine.*,
+           ROW_NUMBER() OVER (ORDER BY last_name, first_name, id) AS n,
+           COUNT(*) OVER () AS total
+    FROM mine
+),
+chosen AS (
+    SELECT numbered.*,
+           LEAST(%(page)s, GREATEST(CEIL(total / %(size)s::numeric), 1))::int
+               AS number
+    FROM numbered
+),
+consents AS (
+    SELECT * FROM chosen
+    WHERE n > (number - 1) * %(size)s AND n <= number * %(size)s
+)"""
+
+ONE_SQL = """
+consents AS (
+    SELECT c.id, c.patient_id, c.sponsor_id, c.scope, c.effective_on,
+           pt.first_name, pt.last_name, pt.date_of_birth, sp.full_name,
+           1 AS n, 1 AS total, 1 AS number
+    FROM patients_consent c
+    JOIN patients_sponsor sp ON sp.id = c.sponsor_id
+    JOIN patients_patient pt ON pt.id = c.patient_id
+    WHERE c.id = %(consent)s
+)"""
+
+FACTS_SQL = """
+WITH {consents},
+facts AS (
+    SELECT consents.*,
+           (effective_on::timestamp AT TIME ZONE %(tz)s) AS disclosed_from
+    FROM consents
+)
+SELECT f.id, f.patient_id, f.sponsor_id, f.scope, f.effective_on, f.n, f.total,
+       f.number, f.first_name, f.last_name, f.date_of_birth, f.full_name,
+       CASE WHEN f.scope = %(hours_scope)s THEN (
+           SELECT SUM(a.minutes)
+           FROM therapy_sessions_attendance a
+           JOIN therapy_sessions_therapysession s ON s.id = a.session_id
+           WHERE a.patient_id = f.patient_id
+             AND s.start >= %(week_from)s AND s.start < %(week_to)s
+             AND s.start >= f.disclosed_from
+       ) END,
+       (
+           SELECT p.start
+           FROM therapy_sessions_participant p
+           JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+           WHERE p.patient_id = f.patient_id AND p.active
+             AND p.start >= f.disclosed_from AND p."end" < %(cutoff)s
+             AND s.status <> %(cancelled)s
+             AND NOT EXISTS (
+                 SELECT 1 FROM therapy_sessions_attendance a
+                 WHERE a.session_id = p.session_id AND a.patient_id = p.patient_id
+                   AND a.status <> %(unexcused)s
+             )
+           ORDER BY p.start DESC
+           LIMIT 1
+       ),
+       next.start, next."end", next.modality, next.invited,
+       family.start, family."end", family.modality,
+       alert.sent_at, alert.channel, alert.session_start
+FROM facts f
+LEFT JOIN LATERAL (
+    SELECT p.start, p."end", s.modality,
+           EXISTS (
+               SELECT 1 FROM therapy_sessions_familymember fm
+               WHERE fm.session_id = p.session_id AND fm.sponsor_id = f.sponsor_id
+           ) AS invited
+    FROM therapy_sessions_participant p
+    JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+    WHERE p.patient_id = f.patient_id AND p.active AND p.start >= %(now)s
+      AND s.status <> %(cancelled)s
+    ORDER BY p.start
+    LIMIT 1
+) next ON true
+LEFT JOIN LATERAL (
+    SELECT s.start, s."end", s.modality
+    FROM therapy_sessions_familymember fm
+    JOIN therapy_sessions_therapysession s ON s.id = fm.session_id
+    WHERE fm.sponsor_id = f.sponsor_id AND s.start >= %(now)s
+      AND s.status <> %(cancelled)s
+      AND EXISTS (
+          SELECT 1 FROM therapy_sessions_participant p
+          WHERE p.session_id = s.id AND p.patient_id = f.patient_id
+      )
+    ORDER BY s.start
+    LIMIT 1
+) family ON true
+LEFT JOIN LATERAL (
+    SELECT al.sent_at, al.channel, s.start AS session_start
+    FROM therapy_sessions_alert al
+    JOIN therapy_sessions_therapysession s ON s.id = al.session_id
+    WHERE al.sponsor_id = f.sponsor_id AND al.patient_id = f.patient_id
+      AND al.kind = %(missed_kind)s AND al.state = %(sent)s
+    ORDER BY al.sent_at DESC, al.id DESC
+    LIMIT 1
+) alert ON true
+ORDER BY f.n
+"""
+
+
+_FactsRow = namedtuple(
+    "_FactsRow",
+    "consent_id patient_id sponsor_id scope effective_on n total number "
+    "first_name last_name date_of_birth sponsor_name week_minutes last_missed "
+    "next_start next_end next_modality next_invited "
+    "family_start family_end family_modality "
+    "alert_sent_at alert_channel alert_session_start",
+)
+
+
+@dataclass
+class Slot:
+    """A session as the sponsor sees it: when, and in person or not."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    modality: str
+    invited: bool = False
+
     @property
-    def has_more_history(self):
-        return self.history_total > len(self.history)
+    def modality_label(self):
+        return Modality(self.modality).label
 
 
-def portal_cards(*, consents, now=None):
-    """The card of each consented patient, in a fixed number of queries."""
-    now = now or timezone.now()
-    if not consents:
-        return []
-    settings = ClinicSettings.load()
-    patient_ids = [c.patient_id for c in consents]
-    sponsor_ids = [c.sponsor_id for c in consents]
-    cards = {
-        c.patient_id: Card(
-            consent=c, shows_hours=c.scope == Consent.Scope.ATTENDANCE_HOURS
-        )
-        for c in consents
-    }
+@dataclass
+class AlertSent:
+    sent_at: datetime.datetime
+    channel: str
+    session_start: datetime.datetime
 
-    # This week's minutes attended (only for consents that include hours).
+    @property
+    def channel_label(self):
+        return Alert.Channel(self.channel).label
+
+
+def _summaries(sql_consents, params, *, settings_row, now, cls=Summary):
+    """Run FACTS_SQL over the consents chosen by `sql_consents`; returns the
+    summaries (or cards) in order, with the total and the page number."""
     monday = week_start(clinic_today())
-    week_from = make_local(monday, datetime.time.min)
-    week_to = make_local(monday + datetime.timedelta(days=7), datetime.time.min)
-    hour_ids = [pid for pid, card in cards.items() if card.shows_hours]
-    for card in cards.values():
-        card.target_minutes = (
-            settings.weekly_target_minutes_minor
-            if card.patient.is_minor
-            else settings.weekly_target_minutes_adult
+    params = {
+        **params,
+        "tz": str(clinic_zone()),
+        "scopes": list(Consent.ATTENDANCE_SCOPES),
+        "hours_scope": Consent.Scope.ATTENDANCE_HOURS,
+        "week_from": make_local(monday, datetime.time.min),
+        "week_to": make_local(monday + datetime.timedelta(days=7), datetime.time.min),
+        "cutoff": now - datetime.timedelta(minutes=settings_row.alert_grace_minutes),
+        "now": now,
+        "cancelled": TherapySession.Status.CANCELLED,
+        "unexcused": Attendance.Status.UNEXCUSED,
+        "missed_kind": Alert.Kind.MISSED,
+        "sent": Alert.State.SENT,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(FACTS_SQL.format(consents=sql_consents), params)
+        rows = cursor.fetchall()
+    summaries = []
+    for row in map(_FactsRow._make, rows):
+        consent = Consent(
+            id=row.consent_id,
+            patient=Patient(
+                id=row.patient_id,
+                first_name=row.first_name,
+                last_name=row.last_name,
+                date_of_birth=row.date_of_birth,
+            ),
+            sponsor=Sponsor(
+                id=row.sponsor_id, patient_id=row.patient_id, full_name=row.sponsor_name
+            ),
+            scope=row.scope,
+            effective_on=row.effective_on,
         )
-    if hour_ids:
-        rows = (
-            Attendance.objects.filter(
-                patient_id__in=hour_ids,
-                session__start__gte=week_from,
-                session__start__lt=week_to,
+        summary = _summary(consent, settings_row=settings_row, cls=cls)
+        if summary.shows_hours:
+            summary.week_minutes = row.week_minutes or 0
+        summary.last_missed = row.last_missed
+        if row.next_start is not None:
+            summary.next_session = Slot(
+                row.next_start, row.next_end, row.next_modality, row.next_invited
             )
-            .filter(_from_consent_start(consents, "session__start__gte"))
-            .values("patient_id")
-            .annotate(minutes=Sum("minutes"))
-            .order_by()
-        )
-        for row in rows:
-            cards[row["patient_id"]].week_minutes = row["minutes"] or 0
+        if row.family_start is not None:
+            summary.family_next = Slot(
+                row.family_start, row.family_end, row.family_modality, True
+            )
+        if row.alert_sent_at is not None:
+            summary.latest_alert = AlertSent(
+                row.alert_sent_at, row.alert_channel, row.alert_session_start
+            )
+        summaries.append(summary)
+    if not rows:
+        return summaries, 0, 1
+    return summaries, row.total, row.number
 
-    # The last missed session: an unexcused absence, or a session that ended
-    # more than the grace period ago with the patient still unmarked.
-    cutoff = now - datetime.timedelta(minutes=settings.alert_grace_minutes)
-    status = Attendance.objects.filter(
-        session_id=OuterRef("session_id"), patient_id=OuterRef("patient_id")
-    ).values("status")[:1]
-    missed = (
-        Participant.objects.filter(
-            patient_id__in=patient_ids, end__lt=cutoff, active=True
-        )
-        .filter(_from_consent_start(consents, "start__gte"))
-        .exclude(session__status=TherapySession.Status.CANCELLED)
-        .annotate(attendance_status=Subquery(status))
-        .filter(
-            Q(attendance_status=Attendance.Status.UNEXCUSED)
-            | Q(attendance_status__isnull=True)
-        )
-        .select_related("session")
-        .order_by("patient_id", "-start")
-        .distinct("patient_id")
+
+def _summary(consent, *, settings_row, cls=Summary):
+    return cls(
+        consent=consent,
+        shows_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
+        target_minutes=(
+            settings_row.weekly_target_minutes_minor
+            if consent.patient.is_minor
+            else settings_row.weekly_target_minutes_adult
+        ),
     )
-    for participant in missed:
-        cards[participant.patient_id].last_missed = participant.session
+
+
+def _page_number(value):
+    """A page number from the query string: 1 unless a positive integer."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), 1_000_000)
+
+
+def patients_page(*, user, page_number, day=None, now=None):
+    """One page of this login's patients (PATIENTS_PAGE_SIZE, by name): a Page
+    whose object_list holds each patient's Summary. A number past the end gives
+    the last page. Two queries (settings, then the page with its facts), however
+    many patients, sessions or alerts."""
+    settings_row = ClinicSettings.load()
+    summaries, total, number = _summaries(
+        MINE_SQL,
+        {
+            "user": user.pk,
+            "day": day or clinic_today(),
+            "discharged": Patient.Status.DISCHARGED,
+            "page": _page_number(page_number),
+            "size": PATIENTS_PAGE_SIZE,
+        },
+        settings_row=settings_row,
+        now=now or timezone.now(),
+    )
+    # The query has already cut the page; the paginator only does the numbering.
+    page = Paginator(range(total), PATIENTS_PAGE_SIZE).page(number)
+    page.object_list = summaries
+    return page
+
+
+def patient_card(*, consent, now=None):
+    """One patient's page: the list's facts (the same query) and the lists
+    behind them (its attendance history is `attendance_history_page`), in a
+    fixed number of queries."""
+    now = now or timezone.now()
+    settings_row = ClinicSettings.load()
+    [card], _, _ = _summaries(
+        ONE_SQL, {"consent": consent.pk}, settings_row=settings_row, now=now, cls=Card
+    )
+    card.consent = consent
 
     # The next sessions: date, time and modality only; family sessions this
     # sponsor is invited to are marked.
-    upcoming = (
+    card.next_sessions = list(
         Participant.objects.filter(
-            patient_id__in=patient_ids, start__gte=now, active=True
+            patient_id=consent.patient_id, start__gte=now, active=True
         )
         .exclude(session__status=TherapySession.Status.CANCELLED)
         .annotate(
-            rank=Window(
-                RowNumber(), partition_by=[F("patient_id")], order_by=F("start").asc()
-            ),
             sponsor_invited=Exists(
                 FamilyMember.objects.filter(
-                    session_id=OuterRef("session_id"), sponsor_id__in=sponsor_ids
+                    session_id=OuterRef("session_id"), sponsor_id=consent.sponsor_id
                 )
             ),
         )
-        .filter(rank__lte=NEXT_SESSIONS)
         .select_related("session")
-        .order_by("patient_id", "start")
+        .order_by("start")[:NEXT_SESSIONS]
     )
-    for participant in upcoming:
-        cards[participant.patient_id].next_sessions.append(participant)
 
-    family = (
-        FamilyMember.objects.filter(
-            sponsor_id__in=sponsor_ids,
+    card.family_sessions = [
+        member.session
+        for member in FamilyMember.objects.filter(
+            sponsor_id=consent.sponsor_id,
             session__start__gte=now,
-            session__participants__patient_id=F("sponsor__patient_id"),
+            session__participants__patient_id=consent.patient_id,
         )
         .exclude(session__status=TherapySession.Status.CANCELLED)
-        .select_related("session", "sponsor")
-        .order_by("session__start")
-    )
-    for member in family:
-        cards[member.sponsor.patient_id].family_sessions.append(member.session)
-
-    # The first page of each patient's attendance history, with its total.
-    history = (
-        Attendance.objects.filter(patient_id__in=patient_ids)
-        .filter(_from_consent_start(consents, "session__start__gte"))
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("patient_id")],
-                order_by=[F("session__start").desc(), F("id").desc()],
-            ),
-            total=Window(Count("id"), partition_by=[F("patient_id")]),
-        )
-        .filter(rank__lte=HISTORY_PAGE_SIZE)
         .select_related("session")
-        .order_by("patient_id", "rank")
-    )
-    for row in history:
-        card = cards[row.patient_id]
-        card.history.append(row)
-        card.history_total = row.total
+        .order_by("session__start")
+    ]
 
-    # The alerts this sponsor received about each patient.
-    alerts = (
+    # The latest alerts this sponsor received about the patient.
+    card.alerts = list(
         Alert.objects.filter(
-            sponsor_id__in=sponsor_ids,
+            patient_id=consent.patient_id,
+            sponsor_id=consent.sponsor_id,
             kind=Alert.Kind.MISSED,
             state=Alert.State.SENT,
         )
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("patient_id")],
-                order_by=[F("sent_at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank__lte=RECENT_ALERTS)
         .select_related("session")
-        .order_by("patient_id", "rank")
+        .order_by("-sent_at", "-id")[:RECENT_ALERTS]
     )
-    for alert in alerts:
-        cards[alert.patient_id].alerts.append(alert)
-
-    return [cards[c.patient_id] for c in consents]
+    return card
 
 
 def attendance_history_page(*, consent, page_number):
