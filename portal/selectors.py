@@ -105,8 +105,9 @@ class Card(Summary):
 # `mine`: the consents that let this login see a patient, by the same rule as
 # patients.models.active_consent_q (one per patient, the newest in force on
 # `day`, covering attendance), numbered by patient name; `chosen`: the page
-# asked for (the last page when the number is past the end). For each consent,
-# from the day it took effect (`disclosed_from`, midnight in the clinic's zone):
+# asked for (the last page when the number is past the end); `program`: the
+# program settings (targets, grace period). For each consent, from the day it
+# took effect (`disclosed_from`, midnight in the clinic's zone):
 #   minutes attended this week, added up only when the consent covers hours;
 #   the last missed session: an unexcused absence, or a session that ended more
 #     than the grace period ago with the patient still unmarked;
@@ -159,13 +160,25 @@ consents AS (
 
 FACTS_SQL = """
 WITH {consents},
+program AS (
+    SELECT COALESCE(MAX(alert_grace_minutes), %(grace)s) AS grace,
+           COALESCE(MAX(weekly_target_minutes_adult), %(target_adult)s)
+               AS target_adult,
+           COALESCE(MAX(weekly_target_minutes_minor), %(target_minor)s)
+               AS target_minor
+    FROM core_clinicsettings
+    WHERE id = 1
+),
 facts AS (
     SELECT consents.*,
-           (effective_on::timestamp AT TIME ZONE %(tz)s) AS disclosed_from
-    FROM consents
+           (effective_on::timestamp AT TIME ZONE %(tz)s) AS disclosed_from,
+           %(now)s - make_interval(mins => program.grace) AS cutoff,
+           program.target_adult, program.target_minor
+    FROM consents CROSS JOIN program
 )
 SELECT f.id, f.patient_id, f.sponsor_id, f.scope, f.effective_on, f.n, f.total,
        f.number, f.first_name, f.last_name, f.date_of_birth, f.full_name,
+       f.target_adult, f.target_minor,
        CASE WHEN f.scope = %(hours_scope)s THEN (
            SELECT SUM(a.minutes)
            FROM therapy_sessions_attendance a
@@ -179,7 +192,7 @@ SELECT f.id, f.patient_id, f.sponsor_id, f.scope, f.effective_on, f.n, f.total,
            FROM therapy_sessions_participant p
            JOIN therapy_sessions_therapysession s ON s.id = p.session_id
            WHERE p.patient_id = f.patient_id AND p.active
-             AND p.start >= f.disclosed_from AND p."end" < %(cutoff)s
+             AND p.start >= f.disclosed_from AND p."end" < f.cutoff
              AND s.status <> %(cancelled)s
              AND NOT EXISTS (
                  SELECT 1 FROM therapy_sessions_attendance a
@@ -235,7 +248,8 @@ ORDER BY f.n
 _FactsRow = namedtuple(
     "_FactsRow",
     "consent_id patient_id sponsor_id scope effective_on n total number "
-    "first_name last_name date_of_birth sponsor_name week_minutes last_missed "
+    "first_name last_name date_of_birth sponsor_name target_adult target_minor "
+    "week_minutes last_missed "
     "next_start next_end next_modality next_invited "
     "family_start family_end family_modality "
     "alert_sent_at alert_channel alert_session_start",
@@ -267,18 +281,26 @@ class AlertSent:
         return Alert.Channel(self.channel).label
 
 
-def _summaries(sql_consents, params, *, settings_row, now, cls=Summary):
+def _default(name):
+    return ClinicSettings._meta.get_field(name).get_default()
+
+
+def _summaries(sql_consents, params, *, now, cls=Summary):
     """Run FACTS_SQL over the consents chosen by `sql_consents`; returns the
-    summaries (or cards) in order, with the total and the page number."""
+    summaries (or cards) in order, with the total and the page number. The
+    program settings come with them (their defaults while the row is unsaved,
+    as ClinicSettings.load() would create it)."""
     monday = week_start(clinic_today())
     params = {
         **params,
+        "grace": _default("alert_grace_minutes"),
+        "target_adult": _default("weekly_target_minutes_adult"),
+        "target_minor": _default("weekly_target_minutes_minor"),
         "tz": str(clinic_zone()),
         "scopes": list(Consent.ATTENDANCE_SCOPES),
         "hours_scope": Consent.Scope.ATTENDANCE_HOURS,
         "week_from": make_local(monday, datetime.time.min),
         "week_to": make_local(monday + datetime.timedelta(days=7), datetime.time.min),
-        "cutoff": now - datetime.timedelta(minutes=settings_row.alert_grace_minutes),
         "now": now,
         "cancelled": TherapySession.Status.CANCELLED,
         "unexcused": Attendance.Status.UNEXCUSED,
@@ -304,7 +326,13 @@ def _summaries(sql_consents, params, *, settings_row, now, cls=Summary):
             scope=row.scope,
             effective_on=row.effective_on,
         )
-        summary = _summary(consent, settings_row=settings_row, cls=cls)
+        summary = cls(
+            consent=consent,
+            shows_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
+            target_minutes=(
+                row.target_minor if consent.patient.is_minor else row.target_adult
+            ),
+        )
         if summary.shows_hours:
             summary.week_minutes = row.week_minutes or 0
         summary.last_missed = row.last_missed
@@ -326,18 +354,6 @@ def _summaries(sql_consents, params, *, settings_row, now, cls=Summary):
     return summaries, row.total, row.number
 
 
-def _summary(consent, *, settings_row, cls=Summary):
-    return cls(
-        consent=consent,
-        shows_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
-        target_minutes=(
-            settings_row.weekly_target_minutes_minor
-            if consent.patient.is_minor
-            else settings_row.weekly_target_minutes_adult
-        ),
-    )
-
-
 def _page_number(value):
     """A page number from the query string: 1 unless a positive integer."""
     try:
@@ -350,9 +366,7 @@ def _page_number(value):
 def patients_page(*, user, page_number, day=None, now=None):
     """One page of this login's patients (PATIENTS_PAGE_SIZE, by name): a Page
     whose object_list holds each patient's Summary. A number past the end gives
-    the last page. Two queries (settings, then the page with its facts), however
-    many patients, sessions or alerts."""
-    settings_row = ClinicSettings.load()
+    the last page. One query, however many patients, sessions or alerts."""
     summaries, total, number = _summaries(
         MINE_SQL,
         {
@@ -362,7 +376,6 @@ def patients_page(*, user, page_number, day=None, now=None):
             "page": _page_number(page_number),
             "size": PATIENTS_PAGE_SIZE,
         },
-        settings_row=settings_row,
         now=now or timezone.now(),
     )
     # The query has already cut the page; the paginator only does the numbering.
@@ -376,10 +389,7 @@ def patient_card(*, consent, now=None):
     behind them (its attendance history is `attendance_history_page`), in a
     fixed number of queries."""
     now = now or timezone.now()
-    settings_row = ClinicSettings.load()
-    [card], _, _ = _summaries(
-        ONE_SQL, {"consent": consent.pk}, settings_row=settings_row, now=now, cls=Card
-    )
+    [card], _, _ = _summaries(ONE_SQL, {"consent": consent.pk}, now=now, cls=Card)
     card.consent = consent
 
     # The next sessions: date, time and modality only; family sessions this

@@ -3,6 +3,7 @@ consent ending, preferences and the fixed number of queries."""
 
 import datetime
 import io
+from urllib.parse import urljoin
 
 import pytest
 import time_machine
@@ -65,7 +66,10 @@ def test_the_card_shows_attendance_next_sessions_and_alerts_and_nothing_else(
     assert f"{timezone.localtime(nxt.start):%a, %b %-d}" in body
     assert "In person" in body
     assert "missed session on" in body  # the alert this sponsor received
-    assert f'href="/sponsor/patients/{patient.pk}/"' in body
+    link = f'href="patients/{patient.pk}/"'  # relative to /sponsor/
+    assert link in body and urljoin("/sponsor/?page=1", link[6:-1]) == (
+        f"/sponsor/patients/{patient.pk}/"
+    )
     for secret in secrets:
         assert secret not in body, secret
     assert PART2_NOTICE in body
@@ -128,6 +132,25 @@ def test_a_session_left_unmarked_past_the_grace_period_counts_as_missed(
     body = _get(client, sponsor, "/sponsor/").content.decode()
     assert f"{timezone.localtime(session.start):%b %-d, %Y}" in body
     assert "None since the consent began" not in body
+
+
+def test_the_program_settings_set_the_target_and_the_grace_period(client, sponsor):
+    from tests.factories import past_session
+
+    c = consented_patient(sponsor, scope=Consent.Scope.ATTENDANCE_HOURS)
+    session = past_session(hours_ago=5)  # ended two hours ago, unmarked
+    enrol(session, c.patient)
+    url = f"/sponsor/patients/{c.patient_id}/"
+    client.force_login(sponsor)
+    for body in (client.get("/sponsor/").content, client.get(url).content):
+        assert "of 9.0 h target" in body.decode()  # no settings saved: defaults
+        assert "None since the consent began" not in body.decode()
+    ClinicSettings.objects.update_or_create(
+        pk=1, defaults={"weekly_target_minutes_adult": 600, "alert_grace_minutes": 180}
+    )
+    for body in (client.get("/sponsor/").content, client.get(url).content):
+        assert "of 10.0 h target" in body.decode()
+        assert "None since the consent began" in body.decode()
 
 
 def test_history_before_the_consent_is_not_shown(client, sponsor):
@@ -558,13 +581,12 @@ def _fill(sponsor, patients, rows):
 @pytest.mark.parametrize(
     "url, queries",
     [
-        # session, user, role; settings; the page of patients with their facts;
-        # disclosure insert.
-        ("/sponsor/", 6),
-        # session, user, role; consent lookup; settings; the facts; next
-        # sessions, family sessions, alerts; the history page's count and rows;
-        # disclosure insert.
-        ("/sponsor/patients/{pk}/", 12),
+        # session, user, role; the page of patients with their facts and the
+        # program settings; disclosure insert.
+        ("/sponsor/", 5),
+        # session, user, role; consent lookup; the facts; next sessions, family
+        # sessions, alerts; the history page's count and rows; disclosure insert.
+        ("/sponsor/patients/{pk}/", 11),
     ],
 )
 def test_pages_cost_the_same_queries_with_more_data(
