@@ -6,6 +6,7 @@ sponsor's login, that cover attendance. A patient without one is invisible
 queries, however many patients, sessions or alerts there are."""
 
 import datetime
+import functools
 from collections import namedtuple
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.models import ClinicSettings
-from core.timeutil import clinic_today, clinic_zone, make_local, week_start
+from core.timeutil import clinic_today, clinic_zone, local, make_local, week_start
 from patients.models import Consent, Patient, Sponsor, active_consent_q
 from sessions.models import (
     Alert,
@@ -55,6 +56,39 @@ def consent_start(consent):
     return make_local(consent.effective_on, datetime.time.min)
 
 
+# What the list prints is put into words here, in the clinic's zone, as the
+# templates' "D, M j, Y" and "g:i A" formats would: the list prints about sixty
+# dates a page, and the template engine's filters cost more than the card.
+
+
+def _clock(moment):
+    return f"{moment.hour % 12 or 12}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def _day(moment):
+    return f"{moment:%a, %b} {moment.day}"
+
+
+@dataclass
+class Slot:
+    """A session as the sponsor sees it: when, and in person or not."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    modality: str
+    invited: bool = False
+
+    @property
+    def when(self):
+        """Mon, Nov 30, 9:00 AM–12:00 PM"""
+        start = local(self.start)
+        return f"{_day(start)}, {_clock(start)}–{_clock(local(self.end))}"
+
+    @property
+    def modality_label(self):
+        return Modality(self.modality).label
+
+
 @dataclass
 class Summary:
     """What the list of patients shows about one of them."""
@@ -64,13 +98,52 @@ class Summary:
     week_minutes: int = 0
     target_minutes: int = 0
     last_missed: datetime.datetime | None = None
-    next_session: "Slot | None" = None
-    family_next: "Slot | None" = None
-    latest_alert: "AlertSent | None" = None
+    next_session: Slot | None = None
+    family_next: Slot | None = None
 
     @property
     def patient(self):
         return self.consent.patient
+
+    # The words the list prints, one attribute each (the template engine's
+    # lookups through consent.patient and its filters cost more than the card).
+
+    @property
+    def ref(self):
+        return str(self.consent.patient_id)
+
+    @property
+    def name(self):
+        patient = self.consent.patient
+        return f"{patient.first_name} {patient.last_name}"
+
+    @property
+    def first_name(self):
+        return self.consent.patient.first_name
+
+    @property
+    def last_missed_when(self):
+        """Mon, Nov 30, 2026 at 9:00 AM"""
+        if self.last_missed is None:
+            return ""
+        moment = local(self.last_missed)
+        return f"{_day(moment)}, {moment.year} at {_clock(moment)}"
+
+    @property
+    def next_when(self):
+        return self.next_session.when
+
+    @property
+    def next_modality(self):
+        return self.next_session.modality_label
+
+    @property
+    def family_later(self):
+        """The next family session the sponsor is invited to, unless it is the
+        next session (which says so)."""
+        if self.family_next and not (self.next_session and self.next_session.invited):
+            return self.family_next
+        return None
 
     @property
     def sponsor(self):
@@ -112,8 +185,7 @@ class Card(Summary):
 #   the last missed session: an unexcused absence, or a session that ended more
 #     than the grace period ago with the patient still unmarked;
 #   the next session (date, time, modality), and whether this sponsor is invited;
-#   the next family session this sponsor is invited to;
-#   the latest missed-session alert sent to this sponsor.
+#   the next family session this sponsor is invited to.
 MINE_SQL = """
 mine AS (
     SELECT DISTINCT ON (c.patient_id)
@@ -203,8 +275,7 @@ SELECT f.id, f.patient_id, f.sponsor_id, f.scope, f.effective_on, f.n, f.total,
            LIMIT 1
        ),
        next.start, next."end", next.modality, next.invited,
-       family.start, family."end", family.modality,
-       alert.sent_at, alert.channel, alert.session_start
+       family.start, family."end", family.modality
 FROM facts f
 LEFT JOIN LATERAL (
     SELECT p.start, p."end", s.modality,
@@ -232,15 +303,6 @@ LEFT JOIN LATERAL (
     ORDER BY s.start
     LIMIT 1
 ) family ON true
-LEFT JOIN LATERAL (
-    SELECT al.sent_at, al.channel, s.start AS session_start
-    FROM therapy_sessions_alert al
-    JOIN therapy_sessions_therapysession s ON s.id = al.session_id
-    WHERE al.sponsor_id = f.sponsor_id AND al.patient_id = f.patient_id
-      AND al.kind = %(missed_kind)s AND al.state = %(sent)s
-    ORDER BY al.sent_at DESC, al.id DESC
-    LIMIT 1
-) alert ON true
 ORDER BY f.n
 """
 
@@ -251,38 +313,28 @@ _FactsRow = namedtuple(
     "first_name last_name date_of_birth sponsor_name target_adult target_minor "
     "week_minutes last_missed "
     "next_start next_end next_modality next_invited "
-    "family_start family_end family_modality "
-    "alert_sent_at alert_channel alert_session_start",
+    "family_start family_end family_modality",
 )
 
 
-@dataclass
-class Slot:
-    """A session as the sponsor sees it: when, and in person or not."""
-
-    start: datetime.datetime
-    end: datetime.datetime
-    modality: str
-    invited: bool = False
-
-    @property
-    def modality_label(self):
-        return Modality(self.modality).label
-
-
-@dataclass
-class AlertSent:
-    sent_at: datetime.datetime
-    channel: str
-    session_start: datetime.datetime
-
-    @property
-    def channel_label(self):
-        return Alert.Channel(self.channel).label
+@functools.cache
+def _program_defaults():
+    """The program settings a fresh ClinicSettings row would have."""
+    return {
+        param: ClinicSettings._meta.get_field(name).get_default()
+        for param, name in (
+            ("grace", "alert_grace_minutes"),
+            ("target_adult", "weekly_target_minutes_adult"),
+            ("target_minor", "weekly_target_minutes_minor"),
+        )
+    }
 
 
-def _default(name):
-    return ClinicSettings._meta.get_field(name).get_default()
+@functools.cache
+def _facts_sql(consents):
+    """FACTS_SQL over `consents`, on one line: psycopg keeps the parsed form of
+    statements shorter than 4 kB (so there are no -- comments in the SQL)."""
+    return " ".join(FACTS_SQL.format(consents=consents).split())
 
 
 def _summaries(sql_consents, params, *, now, cls=Summary):
@@ -293,9 +345,7 @@ def _summaries(sql_consents, params, *, now, cls=Summary):
     monday = week_start(clinic_today())
     params = {
         **params,
-        "grace": _default("alert_grace_minutes"),
-        "target_adult": _default("weekly_target_minutes_adult"),
-        "target_minor": _default("weekly_target_minutes_minor"),
+        **_program_defaults(),
         "tz": str(clinic_zone()),
         "scopes": list(Consent.ATTENDANCE_SCOPES),
         "hours_scope": Consent.Scope.ATTENDANCE_HOURS,
@@ -304,11 +354,9 @@ def _summaries(sql_consents, params, *, now, cls=Summary):
         "now": now,
         "cancelled": TherapySession.Status.CANCELLED,
         "unexcused": Attendance.Status.UNEXCUSED,
-        "missed_kind": Alert.Kind.MISSED,
-        "sent": Alert.State.SENT,
     }
     with connection.cursor() as cursor:
-        cursor.execute(FACTS_SQL.format(consents=sql_consents), params)
+        cursor.execute(_facts_sql(sql_consents), params)
         rows = cursor.fetchall()
     summaries = []
     for row in map(_FactsRow._make, rows):
@@ -343,10 +391,6 @@ def _summaries(sql_consents, params, *, now, cls=Summary):
         if row.family_start is not None:
             summary.family_next = Slot(
                 row.family_start, row.family_end, row.family_modality, True
-            )
-        if row.alert_sent_at is not None:
-            summary.latest_alert = AlertSent(
-                row.alert_sent_at, row.alert_channel, row.alert_session_start
             )
         summaries.append(summary)
     if not rows:

@@ -62,7 +62,7 @@ def home(request):
         consents=[summary.consent for summary in page.object_list],
         what=f"Sponsor page, list of patients (page {page.number}): hours this week "
         "(when the consent covers hours), last missed session, next session, next "
-        "family session the sponsor is invited to, latest alert sent to the sponsor",
+        "family session the sponsor is invited to",
         channel=Disclosure.Channel.PORTAL,
         reference=request.get_full_path(),
     )

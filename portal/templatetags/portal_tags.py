@@ -1,7 +1,6 @@
 from django import template
 
 from accounts.roles import ADMIN, STAFF, has_role
-from core.timeutil import local
 
 from .. import selectors
 
@@ -30,46 +29,3 @@ def sponsor_invitation(context, sponsor):
 def can_invite_sponsors(context):
     request = context.get("request")
     return bool(request) and has_role(request.user, STAFF, ADMIN)
-
-
-# Dates and times in the clinic's zone, as the "D, M j, Y" and "g:i A" formats
-# print them in English, without the per-character work of the `date` filter
-# (a page of ten patients prints about sixty of them).
-
-
-def _clock(moment):
-    return f"{moment.hour % 12 or 12}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
-
-
-@register.filter
-def day(value):
-    """Mon, Nov 30, 2026"""
-    moment = local(value)
-    return f"{moment:%a, %b} {moment.day}, {moment.year}"
-
-
-@register.filter
-def day_short(value):
-    """Mon, Nov 30"""
-    moment = local(value)
-    return f"{moment:%a, %b} {moment.day}"
-
-
-@register.filter
-def clock(value):
-    """9:00 AM"""
-    return _clock(local(value))
-
-
-@register.filter
-def moment(value):
-    """Nov 30, 9:00 AM"""
-    moment = local(value)
-    return f"{moment:%b} {moment.day}, {_clock(moment)}"
-
-
-@register.filter
-def span(slot):
-    """Mon, Nov 30, 9:00 AM–12:00 PM: a session's day and hours."""
-    start = local(slot.start)
-    return f"{start:%a, %b} {start.day}, {_clock(start)}–{_clock(local(slot.end))}"

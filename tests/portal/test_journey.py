@@ -94,13 +94,13 @@ def test_sponsor_journey_from_emails_to_the_letter(
     start = timezone.localtime(missed.start)
     last_missed = tab.locator(".last-missed")
     assert f"{start:%b %-d, %Y}" in last_missed.inner_text()
-    assert tab.get_by_text("missed session on").is_visible()  # the alert she got
     assert tab.get_by_text("42 CFR part 2 prohibits").is_visible()
     assert _no_sideways_scroll(tab)
 
-    # The letter, for the consent's dates.
+    # Her patient's page: the alert she got, and the letter for the consent's dates.
     tab.get_by_role("link", name="Details and letter").click()
     tab.wait_for_url(f"**/sponsor/patients/{patient.pk}/")
+    assert tab.get_by_text("missed session on").is_visible()
     assert _no_sideways_scroll(tab)
     tab.get_by_label("From").fill(f"{consent.effective_on:%Y-%m-%d}")
     tab.get_by_label("To").fill(f"{clinic_today():%Y-%m-%d}")
