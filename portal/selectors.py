@@ -57,8 +57,8 @@ def consent_start(consent):
 
 
 # What the list prints is put into words here, in the clinic's zone, as the
-# templates' "D, M j, Y" and "g:i A" formats would: the list prints about sixty
-# dates a page, and the template engine's filters cost more than the card.
+# templates' "D, M j, Y" and "g:i A" formats would (a test holds them to it): the
+# template engine's date filters cost more than the rest of a card.
 
 
 def _clock(moment):

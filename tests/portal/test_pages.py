@@ -83,6 +83,36 @@ def test_the_card_shows_attendance_next_sessions_and_alerts_and_nothing_else(
     assert PART2_NOTICE in body
 
 
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime.datetime(2026, 3, 2, 0, 5),
+        datetime.datetime(2026, 3, 8, 9, 0),  # the day clocks go forward
+        datetime.datetime(2026, 11, 30, 12, 30),
+        datetime.datetime(2026, 12, 31, 23, 59),
+    ],
+)
+def test_the_list_words_dates_as_the_templates_do(start):
+    from django.template.defaultfilters import date, time
+
+    from core.timeutil import clinic_zone
+    from portal.selectors import Slot, Summary
+
+    start = start.replace(tzinfo=clinic_zone())
+    end = start + datetime.timedelta(hours=3)
+    utc = datetime.UTC
+    slot = Slot(start.astimezone(utc), end.astimezone(utc), "in_person")
+    assert slot.when == f"{date(start, 'D, M j')}, {time(start, 'g:i A')}–" + time(
+        end, "g:i A"
+    )
+    summary = Summary(
+        consent=None, shows_hours=False, last_missed=start.astimezone(utc)
+    )
+    assert summary.last_missed_when == (
+        f"{date(start, 'D, M j, Y')} at {time(start, 'g:i A')}"
+    )
+
+
 def test_hours_show_only_when_the_consent_covers_hours(client, sponsor):
     plain = consented_patient(sponsor, last_name="Plainscope")
     hours = consented_patient(
