@@ -337,6 +337,13 @@ def _facts_sql(consents):
     return " ".join(FACTS_SQL.format(consents=consents).split())
 
 
+def _loaded(model, **values):
+    """An instance as the ORM loads one with only(*values): a field the query
+    did not read is deferred (read on access), never a default value."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
 def _summaries(sql_consents, params, *, now, cls=Summary):
     """Run FACTS_SQL over the consents chosen by `sql_consents`; returns the
     summaries (or cards) in order, with the total and the page number. The
@@ -360,19 +367,26 @@ def _summaries(sql_consents, params, *, now, cls=Summary):
         rows = cursor.fetchall()
     summaries = []
     for row in map(_FactsRow._make, rows):
-        consent = Consent(
+        consent = _loaded(
+            Consent,
             id=row.consent_id,
-            patient=Patient(
-                id=row.patient_id,
-                first_name=row.first_name,
-                last_name=row.last_name,
-                date_of_birth=row.date_of_birth,
-            ),
-            sponsor=Sponsor(
-                id=row.sponsor_id, patient_id=row.patient_id, full_name=row.sponsor_name
-            ),
+            patient_id=row.patient_id,
+            sponsor_id=row.sponsor_id,
             scope=row.scope,
             effective_on=row.effective_on,
+        )
+        consent.patient = _loaded(
+            Patient,
+            id=row.patient_id,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            date_of_birth=row.date_of_birth,
+        )
+        consent.sponsor = _loaded(
+            Sponsor,
+            id=row.sponsor_id,
+            patient_id=row.patient_id,
+            full_name=row.sponsor_name,
         )
         summary = cls(
             consent=consent,
