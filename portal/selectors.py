@@ -1,34 +1,28 @@
 """Reads for the sponsor portal.
 
-Everything a sponsor sees starts from `active_consents`: the consents in force
-today, to this sponsor's login, that cover attendance. A patient without one is
-invisible (404), whatever id is asked for. Every page costs a fixed number of
+Everything a sponsor sees starts from the consents in force today, to this
+sponsor's login, that cover attendance. A patient without one is invisible
+(404), whatever id is asked for. Every page costs a fixed number of
 queries, however many patients, sessions or alerts there are."""
 
 import datetime
+import functools
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
-from django.db.models import (
-    Count,
-    Exists,
-    F,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-    Window,
-)
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core.models import ClinicSettings
-from core.timeutil import clinic_today, make_local, week_start
-from patients.models import Consent, active_consent_q
+from core.timeutil import clinic_today, clinic_zone, local, make_local, week_start
+from patients.models import Consent, Patient, Sponsor, active_consent_q
 from sessions.models import (
     Alert,
     Attendance,
     FamilyMember,
+    Modality,
     Participant,
     TherapySession,
 )
@@ -38,22 +32,7 @@ from .models import SponsorInvitation, token_digest
 NEXT_SESSIONS = 5
 RECENT_ALERTS = 5
 HISTORY_PAGE_SIZE = 10
-
-
-def active_consents(*, user, day=None):
-    """One consent per patient: the newest consent in force on `day` from a
-    patient to this login that covers attendance. Ordered by patient name."""
-    day = day or clinic_today()
-    consents = (
-        Consent.objects.filter(active_consent_q(day))
-        .filter(sponsor__user=user, scope__in=Consent.ATTENDANCE_SCOPES)
-        .select_related("patient", "sponsor")
-        .order_by("patient_id", "-effective_on", "-id")
-        .distinct("patient_id")
-    )
-    return sorted(
-        consents, key=lambda c: (c.patient.last_name, c.patient.first_name, c.pk)
-    )
+PATIENTS_PAGE_SIZE = 10
 
 
 def consent_for_patient(*, user, patient_id, day=None):
@@ -77,30 +56,94 @@ def consent_start(consent):
     return make_local(consent.effective_on, datetime.time.min)
 
 
-def _from_consent_start(consents, start_field):
-    """Rows of each patient from the day that patient's consent took effect."""
-    q = Q(pk__in=[])
-    for consent in consents:
-        q |= Q(patient_id=consent.patient_id, **{start_field: consent_start(consent)})
-    return q
+# What the list prints is put into words here, in the clinic's zone, as the
+# templates' "D, M j, Y" and "g:i A" formats would (a test holds them to it): the
+# template engine's date filters cost more than the rest of a card.
+
+
+def _clock(moment):
+    return f"{moment.hour % 12 or 12}:{moment:%M} {'AM' if moment.hour < 12 else 'PM'}"
+
+
+def _day(moment):
+    return f"{moment:%a, %b} {moment.day}"
 
 
 @dataclass
-class Card:
+class Slot:
+    """A session as the sponsor sees it: when, and in person or not."""
+
+    start: datetime.datetime
+    end: datetime.datetime
+    modality: str
+    invited: bool = False
+
+    @property
+    def when(self):
+        """Mon, Nov 30, 9:00 AM–12:00 PM"""
+        start = local(self.start)
+        return f"{_day(start)}, {_clock(start)}–{_clock(local(self.end))}"
+
+    @property
+    def modality_label(self):
+        return Modality(self.modality).label
+
+
+@dataclass
+class Summary:
+    """What the list of patients shows about one of them."""
+
     consent: Consent
     shows_hours: bool
     week_minutes: int = 0
     target_minutes: int = 0
-    last_missed: object = None
-    next_sessions: list = field(default_factory=list)
-    family_sessions: list = field(default_factory=list)
-    history: list = field(default_factory=list)
-    history_total: int = 0
-    alerts: list = field(default_factory=list)
+    last_missed: datetime.datetime | None = None
+    next_session: Slot | None = None
+    family_next: Slot | None = None
 
     @property
     def patient(self):
         return self.consent.patient
+
+    # The words the list prints, one attribute each (the template engine's
+    # lookups through consent.patient and its filters cost more than the card).
+
+    @property
+    def ref(self):
+        return str(self.consent.patient_id)
+
+    @property
+    def name(self):
+        patient = self.consent.patient
+        return f"{patient.first_name} {patient.last_name}"
+
+    @property
+    def first_name(self):
+        return self.consent.patient.first_name
+
+    @property
+    def last_missed_when(self):
+        """Mon, Nov 30, 2026 at 9:00 AM"""
+        if self.last_missed is None:
+            return ""
+        moment = local(self.last_missed)
+        return f"{_day(moment)}, {moment.year} at {_clock(moment)}"
+
+    @property
+    def next_when(self):
+        return self.next_session.when
+
+    @property
+    def next_modality(self):
+        return self.next_session.modality_label
+
+    @property
+    def family_later(self):
+        """The next family session the sponsor is invited to, unless it is the
+        next session (which says so)."""
+        if self.family_next and not (self.next_session and self.next_session.invited):
+            return self.family_next
+        return None
 
     @property
     def sponsor(self):
@@ -118,156 +161,337 @@ class Card:
     def below_target(self):
         return self.week_minutes < self.target_minutes
 
-    @property
-    def has_more_history(self):
-        return self.history_total > len(self.history)
+
+@dataclass
+class Card(Summary):
+    """One patient's page: the summary's facts with the lists behind them."""
+
+    next_sessions: list = field(default_factory=list)
+    family_sessions: list = field(default_factory=list)
+    alerts: list = field(default_factory=list)
 
 
-def portal_cards(*, consents, now=None):
-    """The card of each consented patient, in a fixed number of queries."""
-    now = now or timezone.now()
-    if not consents:
-        return []
-    settings = ClinicSettings.load()
-    patient_ids = [c.patient_id for c in consents]
-    sponsor_ids = [c.sponsor_id for c in consents]
-    cards = {
-        c.patient_id: Card(
-            consent=c, shows_hours=c.scope == Consent.Scope.ATTENDANCE_HOURS
+# The list of patients and the facts every patient shows, in one query (plain
+# SQL: a page of a caseload is a small report, and the ORM would take longer to
+# build these subqueries than the database takes to run them).
+#
+# `mine`: the consents that let this login see a patient, by the same rule as
+# patients.models.active_consent_q (one per patient, the newest in force on
+# `day`, covering attendance), numbered by patient name; `chosen`: the page
+# asked for (the last page when the number is past the end); `program`: the
+# program settings (targets, grace period). For each consent, from the day it
+# took effect (`disclosed_from`, midnight in the clinic's zone):
+#   minutes attended this week, added up only when the consent covers hours;
+#   the last missed session: an unexcused absence, or a session that ended more
+#     than the grace period ago with the patient still unmarked;
+#   the next session (date, time, modality), and whether this sponsor is invited;
+#   the next family session this sponsor is invited to.
+MINE_SQL = """
+mine AS (
+    SELECT DISTINCT ON (c.patient_id)
+           c.id, c.patient_id, c.sponsor_id, c.scope, c.effective_on,
+           pt.first_name, pt.last_name, pt.date_of_birth, sp.full_name
+    FROM patients_consent c
+    JOIN patients_sponsor sp ON sp.id = c.sponsor_id
+    JOIN patients_patient pt ON pt.id = c.patient_id
+    WHERE sp.user_id = %(user)s
+      AND c.scope = ANY(%(scopes)s)
+      AND c.effective_on <= %(day)s
+      AND (c.revoked_on IS NULL OR c.revoked_on > %(day)s)
+      AND (c.expires_on IS NULL OR c.expires_on >= %(day)s)
+      AND (NOT c.expires_on_discharge OR pt.status <> %(discharged)s)
+    ORDER BY c.patient_id, c.effective_on DESC, c.id DESC
+),
+numbered AS (
+    SELECT mine.*,
+           ROW_NUMBER() OVER (ORDER BY last_name, first_name, id) AS n,
+           COUNT(*) OVER () AS total
+    FROM mine
+),
+chosen AS (
+    SELECT numbered.*,
+           LEAST(%(page)s, GREATEST(CEIL(total / %(size)s::numeric), 1))::int
+               AS number
+    FROM numbered
+),
+consents AS (
+    SELECT * FROM chosen
+    WHERE n > (number - 1) * %(size)s AND n <= number * %(size)s
+)"""
+
+ONE_SQL = """
+consents AS (
+    SELECT c.id, c.patient_id, c.sponsor_id, c.scope, c.effective_on,
+           pt.first_name, pt.last_name, pt.date_of_birth, sp.full_name,
+           1 AS n, 1 AS total, 1 AS number
+    FROM patients_consent c
+    JOIN patients_sponsor sp ON sp.id = c.sponsor_id
+    JOIN patients_patient pt ON pt.id = c.patient_id
+    WHERE c.id = %(consent)s
+)"""
+
+FACTS_SQL = """
+WITH {consents},
+program AS (
+    SELECT COALESCE(MAX(alert_grace_minutes), %(grace)s) AS grace,
+           COALESCE(MAX(weekly_target_minutes_adult), %(target_adult)s)
+               AS target_adult,
+           COALESCE(MAX(weekly_target_minutes_minor), %(target_minor)s)
+               AS target_minor
+    FROM core_clinicsettings
+    WHERE id = 1
+),
+facts AS (
+    SELECT consents.*,
+           (effective_on::timestamp AT TIME ZONE %(tz)s) AS disclosed_from,
+           %(now)s - make_interval(mins => program.grace) AS cutoff,
+           program.target_adult, program.target_minor
+    FROM consents CROSS JOIN program
+)
+SELECT f.id, f.patient_id, f.sponsor_id, f.scope, f.effective_on, f.n, f.total,
+       f.number, f.first_name, f.last_name, f.date_of_birth, f.full_name,
+       f.target_adult, f.target_minor,
+       CASE WHEN f.scope = %(hours_scope)s THEN (
+           SELECT SUM(a.minutes)
+           FROM therapy_sessions_attendance a
+           JOIN therapy_sessions_therapysession s ON s.id = a.session_id
+           WHERE a.patient_id = f.patient_id
+             AND s.start >= %(week_from)s AND s.start < %(week_to)s
+             AND s.start >= f.disclosed_from
+       ) END,
+       (
+           SELECT p.start
+           FROM therapy_sessions_participant p
+           JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+           WHERE p.patient_id = f.patient_id AND p.active
+             AND p.start >= f.disclosed_from AND p."end" < f.cutoff
+             AND s.status <> %(cancelled)s
+             AND NOT EXISTS (
+                 SELECT 1 FROM therapy_sessions_attendance a
+                 WHERE a.session_id = p.session_id AND a.patient_id = p.patient_id
+                   AND a.status <> %(unexcused)s
+             )
+           ORDER BY p.start DESC
+           LIMIT 1
+       ),
+       next.start, next."end", next.modality, next.invited,
+       family.start, family."end", family.modality
+FROM facts f
+LEFT JOIN LATERAL (
+    SELECT p.start, p."end", s.modality,
+           EXISTS (
+               SELECT 1 FROM therapy_sessions_familymember fm
+               WHERE fm.session_id = p.session_id AND fm.sponsor_id = f.sponsor_id
+           ) AS invited
+    FROM therapy_sessions_participant p
+    JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+    WHERE p.patient_id = f.patient_id AND p.active AND p.start >= %(now)s
+      AND s.status <> %(cancelled)s
+    ORDER BY p.start
+    LIMIT 1
+) next ON true
+LEFT JOIN LATERAL (
+    SELECT s.start, s."end", s.modality
+    FROM therapy_sessions_familymember fm
+    JOIN therapy_sessions_therapysession s ON s.id = fm.session_id
+    WHERE fm.sponsor_id = f.sponsor_id AND s.start >= %(now)s
+      AND s.status <> %(cancelled)s
+      AND EXISTS (
+          SELECT 1 FROM therapy_sessions_participant p
+          WHERE p.session_id = s.id AND p.patient_id = f.patient_id
+      )
+    ORDER BY s.start
+    LIMIT 1
+) family ON true
+ORDER BY f.n
+"""
+
+
+_FactsRow = namedtuple(
+    "_FactsRow",
+    "consent_id patient_id sponsor_id scope effective_on n total number "
+    "first_name last_name date_of_birth sponsor_name target_adult target_minor "
+    "week_minutes last_missed "
+    "next_start next_end next_modality next_invited "
+    "family_start family_end family_modality",
+)
+
+
+@functools.cache
+def _program_defaults():
+    """The program settings a fresh ClinicSettings row would have."""
+    return {
+        param: ClinicSettings._meta.get_field(name).get_default()
+        for param, name in (
+            ("grace", "alert_grace_minutes"),
+            ("target_adult", "weekly_target_minutes_adult"),
+            ("target_minor", "weekly_target_minutes_minor"),
         )
-        for c in consents
     }
 
-    # This week's minutes attended (only for consents that include hours).
-    monday = week_start(clinic_today())
-    week_from = make_local(monday, datetime.time.min)
-    week_to = make_local(monday + datetime.timedelta(days=7), datetime.time.min)
-    hour_ids = [pid for pid, card in cards.items() if card.shows_hours]
-    for card in cards.values():
-        card.target_minutes = (
-            settings.weekly_target_minutes_minor
-            if card.patient.is_minor
-            else settings.weekly_target_minutes_adult
-        )
-    if hour_ids:
-        rows = (
-            Attendance.objects.filter(
-                patient_id__in=hour_ids,
-                session__start__gte=week_from,
-                session__start__lt=week_to,
-            )
-            .filter(_from_consent_start(consents, "session__start__gte"))
-            .values("patient_id")
-            .annotate(minutes=Sum("minutes"))
-            .order_by()
-        )
-        for row in rows:
-            cards[row["patient_id"]].week_minutes = row["minutes"] or 0
 
-    # The last missed session: an unexcused absence, or a session that ended
-    # more than the grace period ago with the patient still unmarked.
-    cutoff = now - datetime.timedelta(minutes=settings.alert_grace_minutes)
-    status = Attendance.objects.filter(
-        session_id=OuterRef("session_id"), patient_id=OuterRef("patient_id")
-    ).values("status")[:1]
-    missed = (
-        Participant.objects.filter(
-            patient_id__in=patient_ids, end__lt=cutoff, active=True
+@functools.cache
+def _facts_sql(consents):
+    """FACTS_SQL over `consents`, on one line: psycopg keeps the parsed form of
+    statements shorter than 4 kB (so there are no -- comments in the SQL)."""
+    return " ".join(FACTS_SQL.format(consents=consents).split())
+
+
+def _loaded(model, **values):
+    """An instance as the ORM loads one with only(*values): a field the query
+    did not read is deferred (read on access), never a default value."""
+    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+    return model.from_db(connection.alias, names, [values[name] for name in names])
+
+
+def _summaries(sql_consents, params, *, now, cls=Summary):
+    """Run FACTS_SQL over the consents chosen by `sql_consents`; returns the
+    summaries (or cards) in order, with the total and the page number. The
+    program settings come with them (their defaults while the row is unsaved,
+    as ClinicSettings.load() would create it)."""
+    monday = week_start(clinic_today())
+    params = {
+        **params,
+        **_program_defaults(),
+        "tz": str(clinic_zone()),
+        "scopes": list(Consent.ATTENDANCE_SCOPES),
+        "hours_scope": Consent.Scope.ATTENDANCE_HOURS,
+        "week_from": make_local(monday, datetime.time.min),
+        "week_to": make_local(monday + datetime.timedelta(days=7), datetime.time.min),
+        "now": now,
+        "cancelled": TherapySession.Status.CANCELLED,
+        "unexcused": Attendance.Status.UNEXCUSED,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_facts_sql(sql_consents), params)
+        rows = cursor.fetchall()
+    summaries = []
+    for row in map(_FactsRow._make, rows):
+        consent = _loaded(
+            Consent,
+            id=row.consent_id,
+            patient_id=row.patient_id,
+            sponsor_id=row.sponsor_id,
+            scope=row.scope,
+            effective_on=row.effective_on,
         )
-        .filter(_from_consent_start(consents, "start__gte"))
-        .exclude(session__status=TherapySession.Status.CANCELLED)
-        .annotate(attendance_status=Subquery(status))
-        .filter(
-            Q(attendance_status=Attendance.Status.UNEXCUSED)
-            | Q(attendance_status__isnull=True)
+        consent.patient = _loaded(
+            Patient,
+            id=row.patient_id,
+            first_name=row.first_name,
+            last_name=row.last_name,
+            date_of_birth=row.date_of_birth,
         )
-        .select_related("session")
-        .order_by("patient_id", "-start")
-        .distinct("patient_id")
+        consent.sponsor = _loaded(
+            Sponsor,
+            id=row.sponsor_id,
+            patient_id=row.patient_id,
+            full_name=row.sponsor_name,
+        )
+        summary = cls(
+            consent=consent,
+            shows_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
+            target_minutes=(
+                row.target_minor if consent.patient.is_minor else row.target_adult
+            ),
+        )
+        if summary.shows_hours:
+            summary.week_minutes = row.week_minutes or 0
+        summary.last_missed = row.last_missed
+        if row.next_start is not None:
+            summary.next_session = Slot(
+                row.next_start, row.next_end, row.next_modality, row.next_invited
+            )
+        if row.family_start is not None:
+            summary.family_next = Slot(
+                row.family_start, row.family_end, row.family_modality, True
+            )
+        summaries.append(summary)
+    if not rows:
+        return summaries, 0, 1
+    return summaries, row.total, row.number
+
+
+def _page_number(value):
+    """A page number from the query string: 1 unless a positive integer."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), 1_000_000)
+
+
+def patients_page(*, user, page_number, day=None, now=None):
+    """One page of this login's patients (PATIENTS_PAGE_SIZE, by name): a Page
+    whose object_list holds each patient's Summary. A number past the end gives
+    the last page. One query, however many patients, sessions or alerts."""
+    summaries, total, number = _summaries(
+        MINE_SQL,
+        {
+            "user": user.pk,
+            "day": day or clinic_today(),
+            "discharged": Patient.Status.DISCHARGED,
+            "page": _page_number(page_number),
+            "size": PATIENTS_PAGE_SIZE,
+        },
+        now=now or timezone.now(),
     )
-    for participant in missed:
-        cards[participant.patient_id].last_missed = participant.session
+    # The query has already cut the page; the paginator only does the numbering.
+    page = Paginator(range(total), PATIENTS_PAGE_SIZE).page(number)
+    page.object_list = summaries
+    return page
+
+
+def patient_card(*, consent, now=None):
+    """One patient's page: the list's facts (the same query) and the lists
+    behind them (its attendance history is `attendance_history_page`), in a
+    fixed number of queries."""
+    now = now or timezone.now()
+    [card], _, _ = _summaries(ONE_SQL, {"consent": consent.pk}, now=now, cls=Card)
+    card.consent = consent
 
     # The next sessions: date, time and modality only; family sessions this
     # sponsor is invited to are marked.
-    upcoming = (
+    card.next_sessions = list(
         Participant.objects.filter(
-            patient_id__in=patient_ids, start__gte=now, active=True
+            patient_id=consent.patient_id, start__gte=now, active=True
         )
         .exclude(session__status=TherapySession.Status.CANCELLED)
         .annotate(
-            rank=Window(
-                RowNumber(), partition_by=[F("patient_id")], order_by=F("start").asc()
-            ),
             sponsor_invited=Exists(
                 FamilyMember.objects.filter(
-                    session_id=OuterRef("session_id"), sponsor_id__in=sponsor_ids
+                    session_id=OuterRef("session_id"), sponsor_id=consent.sponsor_id
                 )
             ),
         )
-        .filter(rank__lte=NEXT_SESSIONS)
         .select_related("session")
-        .order_by("patient_id", "start")
+        .order_by("start")[:NEXT_SESSIONS]
     )
-    for participant in upcoming:
-        cards[participant.patient_id].next_sessions.append(participant)
 
-    family = (
-        FamilyMember.objects.filter(
-            sponsor_id__in=sponsor_ids,
+    card.family_sessions = [
+        member.session
+        for member in FamilyMember.objects.filter(
+            sponsor_id=consent.sponsor_id,
             session__start__gte=now,
-            session__participants__patient_id=F("sponsor__patient_id"),
+            session__participants__patient_id=consent.patient_id,
         )
         .exclude(session__status=TherapySession.Status.CANCELLED)
-        .select_related("session", "sponsor")
-        .order_by("session__start")
-    )
-    for member in family:
-        cards[member.sponsor.patient_id].family_sessions.append(member.session)
-
-    # The first page of each patient's attendance history, with its total.
-    history = (
-        Attendance.objects.filter(patient_id__in=patient_ids)
-        .filter(_from_consent_start(consents, "session__start__gte"))
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("patient_id")],
-                order_by=[F("session__start").desc(), F("id").desc()],
-            ),
-            total=Window(Count("id"), partition_by=[F("patient_id")]),
-        )
-        .filter(rank__lte=HISTORY_PAGE_SIZE)
         .select_related("session")
-        .order_by("patient_id", "rank")
-    )
-    for row in history:
-        card = cards[row.patient_id]
-        card.history.append(row)
-        card.history_total = row.total
+        .order_by("session__start")
+    ]
 
-    # The alerts this sponsor received about each patient.
-    alerts = (
+    # The latest alerts this sponsor received about the patient.
+    card.alerts = list(
         Alert.objects.filter(
-            sponsor_id__in=sponsor_ids,
+            patient_id=consent.patient_id,
+            sponsor_id=consent.sponsor_id,
             kind=Alert.Kind.MISSED,
             state=Alert.State.SENT,
         )
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("patient_id")],
-                order_by=[F("sent_at").desc(), F("id").desc()],
-            )
-        )
-        .filter(rank__lte=RECENT_ALERTS)
         .select_related("session")
-        .order_by("patient_id", "rank")
+        .order_by("-sent_at", "-id")[:RECENT_ALERTS]
     )
-    for alert in alerts:
-        cards[alert.patient_id].alerts.append(alert)
-
-    return [cards[c.patient_id] for c in consents]
+    return card
 
 
 def attendance_history_page(*, consent, page_number):

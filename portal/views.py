@@ -54,18 +54,20 @@ def with_consent(view):
 @require_role(SPONSOR)
 @require_http_methods(["GET", "HEAD"])
 def home(request):
-    consents = selectors.active_consents(user=request.user)
-    cards = selectors.portal_cards(consents=consents)
+    page = selectors.patients_page(
+        user=request.user, page_number=request.GET.get("page")
+    )
     services.disclosures_record(
         user=request.user,
-        consents=consents,
-        what="Sponsor page: attendance this week, last missed session, next "
-        "sessions, attendance history (page 1), alerts sent to the sponsor",
+        consents=[summary.consent for summary in page.object_list],
+        what=f"Sponsor page, list of patients (page {page.number}): hours this week "
+        "(when the consent covers hours), last missed session, next session, next "
+        "family session the sponsor is invited to",
         channel=Disclosure.Channel.PORTAL,
-        reference=request.path,
+        reference=request.get_full_path(),
     )
     return _private(
-        render(request, "portal/home.html", {"cards": cards, "notice": PART2_NOTICE})
+        render(request, "portal/home.html", {"page": page, "notice": PART2_NOTICE})
     )
 
 
@@ -91,7 +93,7 @@ def patient(request, consent):
         )
         patch_vary_headers(response, ["HX-Request"])
         return _private(response)
-    card = selectors.portal_cards(consents=[consent])[0]
+    card = selectors.patient_card(consent=consent)
     services.disclosures_record(
         user=request.user,
         consents=[consent],

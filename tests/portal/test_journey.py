@@ -94,13 +94,13 @@ def test_sponsor_journey_from_emails_to_the_letter(
     start = timezone.localtime(missed.start)
     last_missed = tab.locator(".last-missed")
     assert f"{start:%b %-d, %Y}" in last_missed.inner_text()
-    assert tab.get_by_text("missed session on").is_visible()  # the alert she got
     assert tab.get_by_text("42 CFR part 2 prohibits").is_visible()
     assert _no_sideways_scroll(tab)
 
-    # The letter, for the consent's dates.
+    # Her patient's page: the alert she got, and the letter for the consent's dates.
     tab.get_by_role("link", name="Details and letter").click()
     tab.wait_for_url(f"**/sponsor/patients/{patient.pk}/")
+    assert tab.get_by_text("missed session on").is_visible()
     assert _no_sideways_scroll(tab)
     tab.get_by_label("From").fill(f"{consent.effective_on:%Y-%m-%d}")
     tab.get_by_label("To").fill(f"{clinic_today():%Y-%m-%d}")
@@ -127,3 +127,40 @@ def test_sponsor_journey_from_emails_to_the_letter(
     assert Alert.objects.get(patient=patient).state == Alert.State.SENT
     assert not Attendance.objects.filter(session=missed).exists()
     assert consent.effective_on <= clinic_today() - datetime.timedelta(days=1)
+
+
+def test_a_caseload_on_a_phone_pages_through_its_patients(browser, live_server):
+    """A probation officer with twelve patients: ten a page, page two a tap away,
+    each patient's page a tap away, nothing wider than the phone."""
+    from patients.models import Patient
+    from tests.portal.conftest import consented_patient, sponsor_login
+
+    officer = sponsor_login("officer@court.test", full_name="Olive Officer")
+    for i in range(12):
+        consent = consented_patient(officer, first_name="Pat", last_name=f"Case{i:02d}")
+        attended(consent.patient, hours_ago=30 + i)
+    phone = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    phone.set_default_timeout(15_000)
+    tab = phone.new_page()
+    browser_login(tab, officer.email)
+    tab.goto("/sponsor/")
+    cards = tab.locator("article.sponsor-card")
+    assert cards.count() == 10
+    assert tab.get_by_role("heading", name="Pat Case00").is_visible()
+    assert tab.get_by_text("Page 1 of 2").is_visible()
+    assert _no_sideways_scroll(tab)
+
+    tab.get_by_role("link", name="Next").click()
+    tab.wait_for_url("**/sponsor/?page=2")
+    assert cards.count() == 2
+    assert tab.get_by_role("heading", name="Pat Case11").is_visible()
+    assert _no_sideways_scroll(tab)
+
+    cards.filter(has_text="Pat Case11").get_by_role(
+        "link", name="Details and letter"
+    ).click()
+    last = Patient.objects.get(last_name="Case11")
+    tab.wait_for_url(f"**/sponsor/patients/{last.pk}/")
+    assert tab.get_by_role("heading", name="Attendance letter").is_visible()
+    assert _no_sideways_scroll(tab)
+    phone.close()

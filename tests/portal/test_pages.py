@@ -3,6 +3,7 @@ consent ending, preferences and the fixed number of queries."""
 
 import datetime
 import io
+from urllib.parse import urljoin
 
 import pytest
 import time_machine
@@ -46,16 +47,7 @@ def test_the_card_shows_attendance_next_sessions_and_alerts_and_nothing_else(
     classmate = consented_patient(sponsor_login("x@x.test"), last_name="Classmate")
     enrol(nxt, classmate.patient)
     sent_alert(consent, miss.session)
-
-    body = _get(client, sponsor, "/sponsor/").content.decode()
-    assert patient.last_name in body
-    assert "Missed" in body and f"{timezone.localtime(miss.session.start):%b %-d}" in (
-        body
-    )
-    assert "In person" in body
-    assert "Present" in body and "Unexcused absence" in body
-    assert "missed session on" in body  # the alert this sponsor received
-    for secret in (
+    secrets = (
         "Sunflower",
         "Cravings",
         "Classmate",
@@ -63,9 +55,62 @@ def test_the_card_shows_attendance_next_sessions_and_alerts_and_nothing_else(
         "gambling",
         patient.record_number,
         "1988",
-    ):
+    )
+
+    # The list: the last missed session, the next session.
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert patient.last_name in body
+    assert "Missed" in body and f"{timezone.localtime(miss.session.start):%b %-d}" in (
+        body
+    )
+    assert f"{timezone.localtime(nxt.start):%a, %b %-d}" in body
+    assert "In person" in body
+    link = f'href="patients/{patient.pk}/"'  # relative to /sponsor/
+    assert link in body and urljoin("/sponsor/?page=1", link[6:-1]) == (
+        f"/sponsor/patients/{patient.pk}/"
+    )
+    for secret in secrets:
         assert secret not in body, secret
     assert PART2_NOTICE in body
+
+    # The patient's own page adds the attendance history and the alerts.
+    body = client.get(f"/sponsor/patients/{patient.pk}/").content.decode()
+    assert "Missed" in body and "In person" in body
+    assert "missed session on" in body  # the alert this sponsor received
+    assert "Present" in body and "Unexcused absence" in body
+    for secret in secrets:
+        assert secret not in body, secret
+    assert PART2_NOTICE in body
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime.datetime(2026, 3, 2, 0, 5),
+        datetime.datetime(2026, 3, 8, 9, 0),  # the day clocks go forward
+        datetime.datetime(2026, 11, 30, 12, 30),
+        datetime.datetime(2026, 12, 31, 23, 59),
+    ],
+)
+def test_the_list_words_dates_as_the_templates_do(start):
+    from django.template.defaultfilters import date, time
+
+    from core.timeutil import clinic_zone
+    from portal.selectors import Slot, Summary
+
+    start = start.replace(tzinfo=clinic_zone())
+    end = start + datetime.timedelta(hours=3)
+    utc = datetime.UTC
+    slot = Slot(start.astimezone(utc), end.astimezone(utc), "in_person")
+    assert slot.when == f"{date(start, 'D, M j')}, {time(start, 'g:i A')}–" + time(
+        end, "g:i A"
+    )
+    summary = Summary(
+        consent=None, shows_hours=False, last_missed=start.astimezone(utc)
+    )
+    assert summary.last_missed_when == (
+        f"{date(start, 'D, M j, Y')} at {time(start, 'g:i A')}"
+    )
 
 
 def test_hours_show_only_when_the_consent_covers_hours(client, sponsor):
@@ -84,6 +129,10 @@ def test_hours_show_only_when_the_consent_covers_hours(client, sponsor):
     assert "Hours are not part of what" in plain_part
     assert "h target" not in plain_part
     assert "of 9.0 h target" in hours_part
+    plain_page = client.get(f"/sponsor/patients/{plain.patient_id}/").content.decode()
+    assert "Hours are not part of what" in plain_page and "h target" not in plain_page
+    hours_page = client.get(f"/sponsor/patients/{hours.patient_id}/").content.decode()
+    assert "of 9.0 h target" in hours_page
 
 
 def test_this_weeks_hours_count_only_this_week(client, sponsor):
@@ -115,6 +164,25 @@ def test_a_session_left_unmarked_past_the_grace_period_counts_as_missed(
     assert "None since the consent began" not in body
 
 
+def test_the_program_settings_set_the_target_and_the_grace_period(client, sponsor):
+    from tests.factories import past_session
+
+    c = consented_patient(sponsor, scope=Consent.Scope.ATTENDANCE_HOURS)
+    session = past_session(hours_ago=5)  # ended two hours ago, unmarked
+    enrol(session, c.patient)
+    url = f"/sponsor/patients/{c.patient_id}/"
+    client.force_login(sponsor)
+    for body in (client.get("/sponsor/").content, client.get(url).content):
+        assert "of 9.0 h target" in body.decode()  # no settings saved: defaults
+        assert "None since the consent began" not in body.decode()
+    ClinicSettings.objects.update_or_create(
+        pk=1, defaults={"weekly_target_minutes_adult": 600, "alert_grace_minutes": 180}
+    )
+    for body in (client.get("/sponsor/").content, client.get(url).content):
+        assert "of 10.0 h target" in body.decode()
+        assert "None since the consent began" in body.decode()
+
+
 def test_history_before_the_consent_is_not_shown(client, sponsor):
     c = consented_patient(sponsor)
     c.effective_on = clinic_today() - datetime.timedelta(days=2)
@@ -143,10 +211,32 @@ def test_family_sessions_the_sponsor_is_invited_to_are_marked(client, sponsor, c
     )
     upcoming(consent.patient, days=2)  # a group session, not theirs
     body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert "You are invited (family session)" not in body  # the next is a group
+    assert "Family session you are invited to" in body
+    assert f"{timezone.localtime(family.start):%a, %b %-d}" in body
+    assert "Telehealth" in body
+    assert "room-77" not in body
+    body = client.get(f"/sponsor/patients/{consent.patient_id}/").content.decode()
     assert body.count("You are invited (family session)") == 1
     assert "Family sessions you are invited to" in body
     assert "Telehealth" in body
     assert "room-77" not in body
+
+
+def test_a_family_session_that_is_the_next_session_is_marked_on_the_list(
+    client, sponsor, consent
+):
+    family = upcoming(consent.patient, days=1)
+    FamilyMember.objects.create(
+        session=family,
+        name=consent.sponsor.full_name,
+        relationship="sponsor",
+        sponsor=consent.sponsor,
+    )
+    upcoming(consent.patient, days=3)
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert body.count("You are invited (family session)") == 1
+    assert "Family session you are invited to" not in body  # not said twice
 
 
 def test_history_is_paginated_and_htmx_gets_the_fragment(client, sponsor, consent):
@@ -162,8 +252,6 @@ def test_history_is_paginated_and_htmx_gets_the_fragment(client, sponsor, consen
     assert "<html" not in html and "Page 2 of 3" in html
     assert PART2_NOTICE in html
     assert "HX-Request" in fragment["Vary"]
-    home = client.get("/sponsor/").content.decode()
-    assert "Older attendance" in home
     assert client.get(url + "?page=abc").status_code == 200
 
 
@@ -523,11 +611,12 @@ def _fill(sponsor, patients, rows):
 @pytest.mark.parametrize(
     "url, queries",
     [
-        # session, user, role; consents; settings; week minutes, last missed,
-        # next sessions, family sessions, history, alerts; disclosure insert.
-        ("/sponsor/", 12),
-        # the same, plus one consent lookup and the history page's count + rows.
-        ("/sponsor/patients/{pk}/", 14),
+        # session, user, role; the page of patients with their facts and the
+        # program settings; disclosure insert.
+        ("/sponsor/", 5),
+        # session, user, role; consent lookup; the facts; next sessions, family
+        # sessions, alerts; the history page's count and rows; disclosure insert.
+        ("/sponsor/patients/{pk}/", 11),
     ],
 )
 def test_pages_cost_the_same_queries_with_more_data(
@@ -537,14 +626,156 @@ def test_pages_cost_the_same_queries_with_more_data(
     small_user = sponsor_login("small@x.test")
     big_user = sponsor_login("big@x.test")
     [small] = _fill(small_user, 1, 2)
-    big = _fill(big_user, 4, 14)
-    for user, consent, shown in ((small_user, small, 1), (big_user, big[0], 4)):
+    big = _fill(big_user, 12, 14)
+    for user, consent, shown in ((small_user, small, 1), (big_user, big[0], 10)):
         client.force_login(user)
         with django_assert_num_queries(queries):
             response = client.get(url.format(pk=consent.patient_id))
         assert response.status_code == 200
         if url == "/sponsor/":
             assert response.content.decode().count("sponsor-card") == shown
+
+
+@pytest.mark.parametrize("url", ["/sponsor/", "/sponsor/patients/{pk}/"])
+def test_a_consent_without_hours_costs_the_same_queries(client, sponsor, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ClinicSettings.load()
+    hours = consented_patient(sponsor, scope=Consent.Scope.ATTENDANCE_HOURS)
+    plain_user = sponsor_login("plain@x.test")
+    plain = consented_patient(plain_user, scope=Consent.Scope.ATTENDANCE)
+    counts = []
+    for user, consent in ((sponsor, hours), (plain_user, plain)):
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url.format(pk=consent.patient_id)).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+# --- a caseload: ten patients a page ---
+
+
+def _names(body):
+    return [
+        part.split("</h2>")[0].split(">")[-1]
+        for part in body.split('<article class="card sponsor-card')[1:]
+    ]
+
+
+def test_a_caseload_is_listed_ten_patients_a_page_by_name(client, sponsor):
+    for i in (11, 3, 7, 0, 9, 1, 5, 10, 2, 8, 4, 6):
+        consented_patient(sponsor, first_name="Pat", last_name=f"Case{i:02d}")
+    client.force_login(sponsor)
+    page1 = client.get("/sponsor/").content.decode()
+    assert _names(page1) == [f"Pat Case{i:02d}" for i in range(10)]
+    assert "Patients 1–10 of 12" in page1 and "Page 1 of 2" in page1
+    assert 'href="?page=2"' in page1 and "Previous" not in page1
+    page2 = client.get("/sponsor/?page=2").content.decode()
+    assert _names(page2) == ["Pat Case10", "Pat Case11"]
+    assert "Patients 11–12 of 12" in page2 and 'href="?page=1"' in page2
+    # Each patient stays one tap away on their own page.
+    for body in (page1, page2):
+        for part in body.split('<article class="card sponsor-card')[1:]:
+            assert "Details and letter" in part
+
+
+def test_only_the_patients_on_the_page_are_disclosed(client, sponsor):
+    consents = [consented_patient(sponsor, last_name=f"Case{i:02d}") for i in range(12)]
+    client.force_login(sponsor)
+    client.get("/sponsor/?page=2")
+    rows = _disclosures()
+    assert sorted(r.consent_id for r in rows) == [c.pk for c in consents[10:]]
+    assert all("page 2" in r.what for r in rows)
+    assert all(r.reference == "/sponsor/?page=2" for r in rows)
+    Disclosure.objects.all().delete()
+    client.get("/sponsor/")
+    assert sorted(r.consent_id for r in _disclosures()) == [c.pk for c in consents[:10]]
+
+
+@pytest.mark.parametrize(
+    "number, shown",
+    [
+        ("abc", 1),
+        ("", 1),
+        ("0", 1),
+        ("-3", 1),
+        ("2", 2),
+        ("99999", 2),
+        ("1e9", 1),
+        ("9" * 40, 2),
+    ],
+)
+def test_a_bad_page_number_gets_a_sensible_page(client, sponsor, number, shown):
+    for i in range(12):
+        consented_patient(sponsor, last_name=f"Case{i:02d}")
+    client.force_login(sponsor)
+    response = client.get(f"/sponsor/?page={number}")
+    assert response.status_code == 200
+    assert f"Page {shown} of 2" in response.content.decode()
+    assert Disclosure.objects.count() == (10 if shown == 1 else 2)
+
+
+def test_one_patient_shows_no_page_numbers(client, sponsor, consent):
+    body = _get(client, sponsor, "/sponsor/").content.decode()
+    assert "Page 1 of" not in body and "Patients 1" not in body
+
+
+def test_the_list_applies_the_same_consent_rule_as_the_rest_of_the_site(
+    client, sponsor
+):
+    """The list's query states "in force" in SQL; it must agree with
+    active_consent_q, which the patient page and the letter use."""
+    from patients.models import active_consent_q
+    from tests.factories import ConsentFactory
+
+    today = clinic_today()
+    week = datetime.timedelta(days=7)
+    cases = [
+        {},
+        {"scope": Consent.Scope.ATTENDANCE_HOURS},
+        {"scope": Consent.Scope.ENROLLMENT},
+        {"effective_on": today + week, "signed_on": today},
+        {"expires_on": today},
+        {"expires_on": today - datetime.timedelta(days=1)},
+        {"revoked_on": today},
+        {"revoked_on": today + week},
+        {"expires_on_discharge": True},
+    ]
+    for i, change in enumerate(cases):
+        c = consented_patient(sponsor, last_name=f"Rule{i}")
+        if change.get("revoked_on"):
+            change = {
+                **change,
+                "revoked_how": "Signed note",
+                "revoked_recorded_by_id": c.witnessed_by_id,
+            }
+        Consent.objects.filter(pk=c.pk).update(**change)
+    discharged = consented_patient(sponsor, last_name="RuleDischarged")
+    Consent.objects.filter(pk=discharged.pk).update(expires_on_discharge=True)
+    Patient.objects.filter(pk=discharged.patient_id).update(
+        status=Patient.Status.DISCHARGED,
+        discharged_on=today,
+        discharge_reason=Patient.DischargeReason.COMPLETED,
+    )
+    # A newer consent replaces an older one for the same patient.
+    older = consented_patient(sponsor, last_name="RuleTwice")
+    newer = ConsentFactory(sponsor=older.sponsor, effective_on=today, signed_on=today)
+    Consent.objects.filter(pk=older.pk).update(
+        effective_on=today - week, signed_on=today - week
+    )
+    expected = {
+        pk
+        for pk in Consent.objects.filter(active_consent_q(today))
+        .filter(sponsor__user=sponsor, scope__in=Consent.ATTENDANCE_SCOPES)
+        .values_list("pk", flat=True)
+    } - {older.pk}
+    client.force_login(sponsor)
+    client.get("/sponsor/")
+    client.get("/sponsor/?page=2")
+    assert {r.consent_id for r in _disclosures()} == expected
+    assert newer.pk in expected and len(expected) == 6
 
 
 def test_the_menu_offers_sponsors_only_their_pages(client, sponsor, staff_user):
