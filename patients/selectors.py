@@ -2,7 +2,7 @@
 record write an audit row (action "view")."""
 
 from django.core.paginator import Paginator
-from django.db.models import CharField, Func, Prefetch, Q
+from django.db.models import CharField, FilteredRelation, Func, Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -135,43 +135,54 @@ def consent_rows(consents, today, discharged):
 
 
 def patient_detail(*, pk, user):
-    """Everything the patient page shows: summary, sponsors and consents, admission
-    history (requests, decisions including superseded ones), status history."""
+    """Everything the patient page shows: summary, sponsors (with their open portal
+    invitation) and consents, admission history (requests, decisions including
+    superseded ones), status history. Seven queries whatever the patient has: the
+    consents and decisions are read by patient, not prefetched (a prefetch is
+    skipped when there is nothing to prefetch for)."""
     patient = patient_get(pk=pk, user=user)
     today = clinic_today()
     discharged = patient.status == Patient.Status.DISCHARGED
     sponsors = list(
         Sponsor.objects.filter(patient=patient)
-        .select_related("user")
-        .prefetch_related(
-            Prefetch(
-                "consents",
-                queryset=Consent.objects.select_related(
-                    "witnessed_by", "revoked_recorded_by", "replaces"
-                ).order_by("-effective_on", "-id"),
+        .annotate(
+            open_invitation=FilteredRelation(
+                "invitations", condition=Q(invitations__state="open")
             )
         )
+        .select_related("user", "open_invitation")
     )
+    consents = {}
+    for consent in (
+        Consent.objects.filter(sponsor__patient=patient)
+        .select_related("witnessed_by", "revoked_recorded_by", "replaces")
+        .order_by("-effective_on", "-id")
+    ):
+        consents.setdefault(consent.sponsor_id, []).append(consent)
     for sponsor in sponsors:
-        sponsor.consent_rows = consent_rows(sponsor.consents.all(), today, discharged)
+        # None when the join found no open invitation (the portal's invite
+        # controls read it instead of querying again).
+        sponsor.open_invitation = getattr(sponsor, "open_invitation", None)
+        sponsor.consent_rows = consent_rows(
+            consents.get(sponsor.pk, []), today, discharged
+        )
         sponsor.has_active_consent = any(
             row["status"] == Consent.Status.ACTIVE for row in sponsor.consent_rows
         )
     requests = list(
         AdmissionRequest.objects.filter(patient=patient)
         .select_related("requested_by", "doctor", "proposed_track")
-        .prefetch_related(
-            Prefetch(
-                "decisions",
-                queryset=DoctorDecision.objects.select_related(
-                    "signed_by", "supersedes", "superseded_by"
-                ).order_by("-signed_at", "-id"),
-            )
-        )
         .order_by("-requested_at", "-id")
     )
+    decisions_by_request = {}
+    for decision in (
+        DoctorDecision.objects.filter(request__patient=patient)
+        .select_related("signed_by")
+        .order_by("-signed_at", "-id")
+    ):
+        decisions_by_request.setdefault(decision.request_id, []).append(decision)
     for req in requests:
-        decisions = list(req.decisions.all())
+        decisions = decisions_by_request.get(req.pk, [])
         superseded = {d.supersedes_id for d in decisions if d.supersedes_id}
         for d in decisions:
             d.current = d.pk not in superseded

@@ -16,8 +16,8 @@ from django.db.models import (
     FloatField,
     Func,
     OuterRef,
-    Prefetch,
     Q,
+    Subquery,
     Sum,
     Window,
 )
@@ -100,33 +100,60 @@ class RosterRow:
     def marked(self):
         return self.attendance is not None
 
+    # What the row's forms show: a refused submission's values, else the mark.
+    @property
+    def selected_status(self):
+        return self.values.get("status") or (
+            self.attendance.status if self.attendance else ""
+        )
 
-def session_roster(*, session, user, errors=None, values=None):
+    @property
+    def value_minutes(self):
+        return self.values.get("minutes") or ""
+
+    @property
+    def value_note(self):
+        return self.values.get("note") or ""
+
+    @property
+    def value_reason(self):
+        return self.values.get("reason") or ""
+
+
+# The one-tap buttons of an unmarked row: the statuses, two of them shortened.
+ROSTER_BUTTONS = [
+    (value, {Status.EXCUSED: "Excused", Status.UNEXCUSED: "No-show"}.get(value, label))
+    for value, label in Status.choices
+]
+
+
+def session_roster(*, session, user, errors=None, values=None, participants=None):
     """Everyone expected at a session with their mark (if any) and its history.
 
     `errors` / `values` ({patient_id: ...}) carry a refused submission back into
-    its row. Four queries whatever the number of patients."""
+    its row. `participants`: the session's Participant rows with their patients,
+    in roster order, when the caller has them already. Four queries (three with
+    `participants`) whatever the number of patients and marks."""
     errors = errors or {}
     values = values or {}
     clinic_settings = clinic_settings_read()
-    participants = list(
-        Participant.objects.filter(session=session)
-        .select_related("patient")
-        .order_by("patient__last_name", "patient__first_name", "patient_id")
-    )
+    if participants is None:
+        participants = list(
+            Participant.objects.filter(session=session)
+            .select_related("patient")
+            .order_by("patient__last_name", "patient__first_name", "patient_id")
+        )
     marks = {
         a.patient_id: a
-        for a in Attendance.objects.filter(session=session)
-        .select_related("recorded_by")
-        .prefetch_related(
-            Prefetch(
-                "revisions",
-                queryset=AttendanceRevision.objects.select_related(
-                    "recorded_by", "changed_by"
-                ),
-            )
+        for a in Attendance.objects.filter(session=session).select_related(
+            "recorded_by"
         )
     }
+    revisions = {}
+    for rev in AttendanceRevision.objects.filter(
+        attendance__session=session
+    ).select_related("recorded_by", "changed_by"):
+        revisions.setdefault(rev.attendance_id, []).append(rev)
     rows = []
     for p in participants:
         att = marks.get(p.patient_id)
@@ -134,7 +161,7 @@ def session_roster(*, session, user, errors=None, values=None):
             RosterRow(
                 patient=p.patient,
                 attendance=att,
-                revisions=list(att.revisions.all()) if att else [],
+                revisions=revisions.get(att.pk, []) if att else [],
                 error=errors.get(p.patient_id, ""),
                 values=values.get(p.patient_id, {}),
             )
@@ -160,6 +187,7 @@ def session_roster(*, session, user, errors=None, values=None):
         "cancelled": cancelled,
         "opens_at": attendance_opens_at(session),
         "statuses": Status.choices,
+        "status_buttons": ROSTER_BUTTONS,
         "session_minutes": session.minutes,
     }
 
@@ -187,17 +215,39 @@ def daily_minutes(*, start_day, end_day, patient_ids=None):
     return {(r["patient_id"], r["day"]): r["total"] for r in rows}
 
 
-def patient_hours(*, patient, weeks=12, today=None):
+def _patient_daily_minutes(*, patient, start_day, end_day):
+    """{local day: attended minutes} of one patient for days start_day..end_day.
+
+    Driven from the patient's own attendance rows, each looking its session up by
+    primary key: joining the other way scans every session of the period."""
+    lo, _ = day_bounds(start_day)
+    _, hi = day_bounds(end_day)
+    day = Subquery(
+        TherapySession.objects.filter(
+            pk=OuterRef("session_id"), start__gte=lo, start__lt=hi
+        ).values(day=local_date("start"))
+    )
+    rows = (
+        Attendance.objects.filter(patient=patient)
+        .annotate(day=day)
+        .filter(day__isnull=False)
+        .values("day")
+        .annotate(total=Sum("minutes"))
+        .order_by()
+        .values_list("day", "total")
+    )
+    return dict(rows)
+
+
+def patient_hours(*, patient, weeks=12, today=None, clinic_settings=None):
     """Hours week by week (and day by day) for the last `weeks` weeks, with the
-    targets. Two queries (settings and the minutes)."""
-    clinic_settings = clinic_settings_read()
+    targets. Two queries (settings, unless given, and the minutes)."""
+    clinic_settings = clinic_settings or clinic_settings_read()
     today = today or clinic_today()
     this_monday = week_start(today)
     first_monday = this_monday - WEEK * (weeks - 1)
-    per_day = daily_minutes(
-        start_day=first_monday,
-        end_day=this_monday + 6 * DAY,
-        patient_ids=[patient.pk],
+    per_day = _patient_daily_minutes(
+        patient=patient, start_day=first_monday, end_day=this_monday + 6 * DAY
     )
     daily_target = clinic_settings.daily_target_minutes
     rows = []
@@ -206,7 +256,7 @@ def patient_hours(*, patient, weeks=12, today=None):
         days = []
         for d in range(7):
             day = monday + d * DAY
-            minutes = per_day.get((patient.pk, day), 0)
+            minutes = per_day.get(day, 0)
             days.append(
                 {
                     "day": day,
@@ -747,8 +797,14 @@ def daily_summary_rows(*, start, end):
 def patient_hours_section(*, patient, weeks=12):
     """What the patient page's hours section shows: weekly hours with the chart,
     the rule flags, and default dates for the attendance letter. Four queries."""
-    data = patient_hours(patient=patient, weeks=weeks)
-    data["flags"] = patient_flags(patient=patient)
+    clinic_settings = clinic_settings_read()
+    data = patient_hours(patient=patient, weeks=weeks, clinic_settings=clinic_settings)
+    reasons = _flag_reasons_by_patient(
+        clinic_settings=clinic_settings,
+        now=timezone.now(),
+        patients=_in_program().filter(pk=patient.pk),
+    )
+    data["flags"] = reasons.get(patient.pk, [])
     today = clinic_today()
     data["letter_start"] = today - datetime.timedelta(days=30)
     data["letter_end"] = today

@@ -199,16 +199,23 @@ def day_agenda(*, day):
 
 
 def patient_schedule(*, patient, past=5, upcoming=10):
-    """The patient's next sessions, the last few and the feed (5 queries)."""
+    """The patient's next sessions, the last few and the feed (2 queries).
+
+    The sessions are picked through the patient's participations (their start and
+    end mirror the session's, indexed by patient and start), both lists in one
+    query."""
     now = timezone.now()
-    base = (
-        TherapySession.objects.filter(participants__patient=patient)
+    mine = Participant.objects.filter(patient=patient).values("session_id")
+    next_ids = mine.filter(end__gt=now).order_by("start", "session_id")[:upcoming]
+    last_ids = mine.filter(end__lte=now).order_by("-start", "-session_id")[:past]
+    sessions = list(
+        TherapySession.objects.filter(pk__in=next_ids.union(last_ids, all=True))
         .select_related("room", "topic")
-        .prefetch_related(_facilitators_prefetch())
+        .order_by("start", "id")
     )
     return {
-        "upcoming": list(base.filter(end__gt=now).order_by("start")[:upcoming]),
-        "recent": list(base.filter(end__lte=now).order_by("-start")[:past]),
+        "upcoming": [s for s in sessions if s.end > now],
+        "recent": [s for s in reversed(sessions) if s.end <= now],
         "feed": CalendarFeed.objects.filter(patient=patient).first(),
     }
 

@@ -35,8 +35,9 @@ def _message_of(exc):
     return str(exc)
 
 
-def roster_context(*, request, session, errors=None, values=None):
-    """The roster's template context, for this view and the session page.
+def roster_context(*, request, session, errors=None, values=None, participants=None):
+    """The roster's template context, for this view and the session page (which
+    passes the participants it has read already).
 
     Errors from a refused submission without JavaScript travel through the
     session (post/redirect/get) and show once, in the patient's row."""
@@ -46,7 +47,11 @@ def roster_context(*, request, session, errors=None, values=None):
             errors = {int(k): v for k, v in stored.get("errors", {}).items()}
             values = {int(k): v for k, v in stored.get("values", {}).items()}
     return selectors.session_roster(
-        session=session, user=request.user, errors=errors, values=values
+        session=session,
+        user=request.user,
+        errors=errors,
+        values=values,
+        participants=participants,
     )
 
 

@@ -133,7 +133,9 @@ def _render_detail(request, session, status=200, **extra):
             if can_edit and session.kind == "family"
             else None
         ),
-        roster=roster_context(request=request, session=session),
+        roster=roster_context(
+            request=request, session=session, participants=context["participants"]
+        ),
         **extra,
     )
     return render(request, "sessions/detail.html", context, status=status)
