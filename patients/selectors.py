@@ -150,12 +150,12 @@ def patient_detail(*, pk, user):
                 "invitations", condition=Q(invitations__state="open")
             )
         )
-        .select_related("user", "open_invitation")
+        .select_related("open_invitation")
     )
     consents = {}
     for consent in (
         Consent.objects.filter(sponsor__patient=patient)
-        .select_related("witnessed_by", "revoked_recorded_by", "replaces")
+        .select_related("witnessed_by", "revoked_recorded_by")
         .order_by("-effective_on", "-id")
     ):
         consents.setdefault(consent.sponsor_id, []).append(consent)
