@@ -13,6 +13,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     OuterRef,
@@ -132,28 +133,29 @@ ROSTER_BUTTONS = [
 ]
 
 
-def session_roster(*, session, user, errors=None, values=None, participants=None):
+def session_roster(*, session, user, errors=None, values=None):
     """Everyone expected at a session with their mark (if any) and its history.
 
     `errors` / `values` ({patient_id: ...}) carry a refused submission back into
-    its row. `participants`: the session's Participant rows with their patients,
-    in roster order, when the caller has them already. Four queries (three with
-    `participants`) whatever the number of patients and marks."""
+    its row. Three queries whatever the number of patients and marks: the
+    settings, the participants with their marks (one join), the corrections.
+    The participant rows are returned too (`participants`), for the session
+    page."""
     errors = errors or {}
     values = values or {}
     clinic_settings = clinic_settings_read()
-    if participants is None:
-        participants = list(
-            Participant.objects.filter(session=session)
-            .select_related("patient")
-            .order_by("patient__last_name", "patient__first_name", "patient_id")
+    participants = list(
+        Participant.objects.filter(session=session)
+        .annotate(
+            mark=FilteredRelation(
+                "patient__attendance",
+                condition=Q(patient__attendance__session=session),
+            )
         )
-    marks = {
-        a.patient_id: a
-        for a in Attendance.objects.filter(session=session).select_related(
-            "recorded_by"
-        )
-    }
+        .select_related("patient", "mark__recorded_by")
+        .order_by("patient__last_name", "patient__first_name", "patient_id")
+    )
+    marks = {p.patient_id: getattr(p, "mark", None) for p in participants}
     revisions = {}
     for rev in AttendanceRevision.objects.filter(
         attendance__session=session
@@ -180,6 +182,7 @@ def session_roster(*, session, user, errors=None, values=None, participants=None
     unmarked = sum(1 for r in rows if not r.marked)
     return {
         "session": session,
+        "participants": participants,
         "rows": rows,
         "unmarked_count": unmarked,
         "marked_count": len(rows) - unmarked,

@@ -157,9 +157,12 @@ def session_detail(pk):
     )
 
 
-def session_page(*, session):
-    """Context for the session page (fixed queries)."""
-    participants = session_participants(session)
+def session_page(*, session, participants=None):
+    """Context for the session page (fixed queries). `participants`: the
+    session's participant rows with their patients, by name, when the caller
+    has read them already (the roster does)."""
+    if participants is None:
+        participants = session_participants(session)
     sponsors = []
     if session.kind == "family" and participants:
         from patients.models import Sponsor

@@ -35,9 +35,8 @@ def _message_of(exc):
     return str(exc)
 
 
-def roster_context(*, request, session, errors=None, values=None, participants=None):
-    """The roster's template context, for this view and the session page (which
-    passes the participants it has read already).
+def roster_context(*, request, session, errors=None, values=None):
+    """The roster's template context, for this view and the session page.
 
     Errors from a refused submission without JavaScript travel through the
     session (post/redirect/get) and show once, in the patient's row."""
@@ -47,11 +46,7 @@ def roster_context(*, request, session, errors=None, values=None, participants=N
             errors = {int(k): v for k, v in stored.get("errors", {}).items()}
             values = {int(k): v for k, v in stored.get("values", {}).items()}
     return selectors.session_roster(
-        session=session,
-        user=request.user,
-        errors=errors,
-        values=values,
-        participants=participants,
+        session=session, user=request.user, errors=errors, values=values
     )
 
 

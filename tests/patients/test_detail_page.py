@@ -91,6 +91,9 @@ def test_patient_page_shows_each_sponsors_portal_state_and_consents(
         for name in ("Carol Ames", "Ivy Invited", "Lee Linked")
     )
     assert "Invite to sponsor portal" in carol
+    consent_ids = [int(n) for n in re.findall(r"<td>#(\d+)", carol)]
+    assert len(consent_ids) == 2 and consent_ids[0] > consent_ids[1]  # newest first
+    assert "No consent recorded yet" in ivy
     assert re.search(r"replaces #\d+", carol)
     assert "Re-send invitation" in ivy and "Withdraw invitation" in ivy
     assert "has a login" in lee and "Has sponsor portal access" in lee
