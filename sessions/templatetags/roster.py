@@ -1,0 +1,32 @@
+"""The roster's repeated markup, written in Python (as core/forms_renderer.py does
+for selects): each row of a roster has a status select or a set of one-tap
+buttons, and the template engine spent more on their options than on the rest
+of the row. The markup is the template's, escaped by format_html."""
+
+from django import template
+from django.utils.html import format_html_join
+
+register = template.Library()
+
+
+@register.simple_tag
+def status_options(choices, selected):
+    """The <option>s of a status select, `selected` marked."""
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (value, " selected" if value == selected else "", label)
+            for value, label in choices
+        ),
+    )
+
+
+@register.simple_tag
+def status_buttons(buttons, pid):
+    """The one-tap buttons of an unmarked row (one submit button per status)."""
+    return format_html_join(
+        "\n            ",
+        '<button type="submit" name="status" value="{}" id="mark-{}-{}">{}</button>',
+        ((value, pid, value, label) for value, label in buttons),
+    )
