@@ -170,3 +170,27 @@ def test_a_discharged_patients_page_shows_no_flags(client_for, staff_user):
     )
     html, _ = _page(client_for(staff_user), patient)
     assert 'id="hours-flags"' not in html
+
+
+def test_patient_page_hours_table_marks_met_days_and_mutes_empty_ones(
+    client_for, staff_user
+):
+    from core.timeutil import make_local, week_start
+
+    patient = AdmittedPatientFactory()
+    monday = week_start(clinic_today()) - datetime.timedelta(7)
+    for day, minutes in ((monday, 180), (monday + datetime.timedelta(1), 60)):
+        start = make_local(day, datetime.time(9))
+        session = SessionFactory(start=start, end=start + datetime.timedelta(hours=3))
+        mark(session, patient, "late" if minutes < 180 else "present", minutes)
+    html, _ = _page(client_for(staff_user), patient)
+    row = html.split(f'data-week="{monday:%Y-%m-%d}">')[1].split("</tr>")[0]
+    cells = re.findall(r"<td>(.*?)</td>", row)[:7]
+    assert cells[:2] == ["3.0 ✓", "1.0"]
+    assert cells[2:] == ['<span class="muted">0</span>'] * 5
+    this_week = html.split('aria-current="date"')[1].split("</tr>")[0]
+    if clinic_today().weekday() < 6:  # Sunday has no day left to come
+        assert '<span class="muted">·</span>' in this_week
+    chart = html.split("<svg")[1].split("</svg>")[0]
+    assert f"Week of {monday:%b} {monday.day}: 4.0 h" in chart
+    assert f">{monday.month}/{monday.day}</text>" in chart
