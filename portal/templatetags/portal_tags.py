@@ -11,7 +11,10 @@ register = template.Library()
 def sponsor_invitation(context, sponsor):
     """The open invitation of `sponsor`, or None. The invitations of all of the
     patient's sponsors are read at once and kept on the request, so a patient page
-    with many sponsors still costs one query."""
+    with many sponsors still costs one query. A sponsor loaded with its open
+    invitation (`open_invitation`, as the patient page's selector does) costs none."""
+    if hasattr(sponsor, "open_invitation"):
+        return sponsor.open_invitation
     request = context.get("request")
     cache = getattr(request, "_portal_invitations", None) if request else None
     if cache is None:

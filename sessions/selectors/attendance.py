@@ -13,16 +13,17 @@ from django.db import connection
 from django.db.models import (
     Count,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     IntegerField,
     OuterRef,
-    Prefetch,
+    Q,
     Subquery,
     Sum,
 )
 from django.db.models.functions import TruncDate
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
 from core.models import ClinicSettings
@@ -100,33 +101,67 @@ class RosterRow:
     def marked(self):
         return self.attendance is not None
 
+    @property
+    def pid(self):
+        """The patient's id for the row's element ids and forms (as text: a
+        number in a template goes through localization, a dozen times a row)."""
+        return str(self.patient.pk)
+
+    # What the row's forms show: a refused submission's values, else the mark.
+    @property
+    def selected_status(self):
+        return self.values.get("status") or (
+            self.attendance.status if self.attendance else ""
+        )
+
+    @property
+    def value_minutes(self):
+        return self.values.get("minutes") or ""
+
+    @property
+    def value_note(self):
+        return self.values.get("note") or ""
+
+    @property
+    def value_reason(self):
+        return self.values.get("reason") or ""
+
+
+# The one-tap buttons of an unmarked row: the statuses, two of them shortened.
+ROSTER_BUTTONS = [
+    (value, {Status.EXCUSED: "Excused", Status.UNEXCUSED: "No-show"}.get(value, label))
+    for value, label in Status.choices
+]
+
 
 def session_roster(*, session, user, errors=None, values=None):
     """Everyone expected at a session with their mark (if any) and its history.
 
     `errors` / `values` ({patient_id: ...}) carry a refused submission back into
-    its row. Four queries whatever the number of patients."""
+    its row. Three queries whatever the number of patients and marks: the
+    settings, the participants with their marks (one join), the corrections.
+    The participant rows are returned too (`participants`), for the session
+    page."""
     errors = errors or {}
     values = values or {}
     clinic_settings = clinic_settings_read()
     participants = list(
         Participant.objects.filter(session=session)
-        .select_related("patient")
-        .order_by("patient__last_name", "patient__first_name", "patient_id")
-    )
-    marks = {
-        a.patient_id: a
-        for a in Attendance.objects.filter(session=session)
-        .select_related("recorded_by")
-        .prefetch_related(
-            Prefetch(
-                "revisions",
-                queryset=AttendanceRevision.objects.select_related(
-                    "recorded_by", "changed_by"
-                ),
+        .annotate(
+            mark=FilteredRelation(
+                "patient__attendance",
+                condition=Q(patient__attendance__session=session),
             )
         )
-    }
+        .select_related("patient", "mark__recorded_by")
+        .order_by("patient__last_name", "patient__first_name", "patient_id")
+    )
+    marks = {p.patient_id: getattr(p, "mark", None) for p in participants}
+    revisions = {}
+    for rev in AttendanceRevision.objects.filter(
+        attendance__session=session
+    ).select_related("recorded_by", "changed_by"):
+        revisions.setdefault(rev.attendance_id, []).append(rev)
     rows = []
     for p in participants:
         att = marks.get(p.patient_id)
@@ -134,7 +169,7 @@ def session_roster(*, session, user, errors=None, values=None):
             RosterRow(
                 patient=p.patient,
                 attendance=att,
-                revisions=list(att.revisions.all()) if att else [],
+                revisions=revisions.get(att.pk, []) if att else [],
                 error=errors.get(p.patient_id, ""),
                 values=values.get(p.patient_id, {}),
             )
@@ -148,6 +183,7 @@ def session_roster(*, session, user, errors=None, values=None):
     unmarked = sum(1 for r in rows if not r.marked)
     return {
         "session": session,
+        "participants": participants,
         "rows": rows,
         "unmarked_count": unmarked,
         "marked_count": len(rows) - unmarked,
@@ -160,7 +196,9 @@ def session_roster(*, session, user, errors=None, values=None):
         "cancelled": cancelled,
         "opens_at": attendance_opens_at(session),
         "statuses": Status.choices,
+        "status_buttons": ROSTER_BUTTONS,
         "session_minutes": session.minutes,
+        "minutes_max": str(session.minutes),
     }
 
 
@@ -187,17 +225,62 @@ def daily_minutes(*, start_day, end_day, patient_ids=None):
     return {(r["patient_id"], r["day"]): r["total"] for r in rows}
 
 
-def patient_hours(*, patient, weeks=12, today=None):
+# One patient's marks (m) with their session's start. The start is looked up per
+# mark by primary key, and OFFSET 0 keeps the planner from turning that into a
+# join, which scans every session of the period (or, with a LIMIT, every session).
+PATIENT_DAILY_MINUTES_SQL = """
+SELECT (m.start AT TIME ZONE %(tz)s)::date AS day, SUM(m.minutes)
+FROM (
+    SELECT a.minutes,
+           (SELECT s.start FROM therapy_sessions_therapysession s
+            WHERE s.id = a.session_id) AS start
+    FROM therapy_sessions_attendance a
+    WHERE a.patient_id = %(patient)s
+    OFFSET 0
+) m
+WHERE m.start >= %(lo)s AND m.start < %(hi)s
+GROUP BY 1
+"""
+
+# The latest marks, newest first, each with the number of unexcused absences
+# between lo and hi among all of the patient's marks.
+PATIENT_LATEST_MARKS_SQL = """
+SELECT m.status,
+       COUNT(*) FILTER (
+           WHERE m.status = %(unexcused)s AND m.start >= %(lo)s AND m.start <= %(hi)s
+       ) OVER () AS recent
+FROM (
+    SELECT a.id,
+           a.status,
+           (SELECT s.start FROM therapy_sessions_therapysession s
+            WHERE s.id = a.session_id) AS start
+    FROM therapy_sessions_attendance a
+    WHERE a.patient_id = %(patient)s
+    OFFSET 0
+) m
+ORDER BY m.start DESC, m.id DESC
+LIMIT %(limit)s
+"""
+
+
+def _patient_daily_minutes(*, patient, start_day, end_day):
+    """{local day: attended minutes} of one patient for days start_day..end_day
+    (one query)."""
+    lo, _ = day_bounds(start_day)
+    _, hi = day_bounds(end_day)
+    params = {"tz": str(clinic_zone()), "patient": patient.pk, "lo": lo, "hi": hi}
+    return dict(_rows(PATIENT_DAILY_MINUTES_SQL, params))
+
+
+def patient_hours(*, patient, weeks=12, today=None, clinic_settings=None):
     """Hours week by week (and day by day) for the last `weeks` weeks, with the
-    targets. Two queries (settings and the minutes)."""
-    clinic_settings = clinic_settings_read()
+    targets. Two queries (settings, unless given, and the minutes)."""
+    clinic_settings = clinic_settings or clinic_settings_read()
     today = today or clinic_today()
     this_monday = week_start(today)
     first_monday = this_monday - WEEK * (weeks - 1)
-    per_day = daily_minutes(
-        start_day=first_monday,
-        end_day=this_monday + 6 * DAY,
-        patient_ids=[patient.pk],
+    per_day = _patient_daily_minutes(
+        patient=patient, start_day=first_monday, end_day=this_monday + 6 * DAY
     )
     daily_target = clinic_settings.daily_target_minutes
     rows = []
@@ -206,14 +289,18 @@ def patient_hours(*, patient, weeks=12, today=None):
         days = []
         for d in range(7):
             day = monday + d * DAY
-            minutes = per_day.get((patient.pk, day), 0)
+            minutes = per_day.get(day, 0)
+            met = minutes >= daily_target
+            future = day > today
             days.append(
                 {
                     "day": day,
                     "minutes": minutes,
                     "hours": hours(minutes),
-                    "met": minutes >= daily_target,
-                    "future": day > today,
+                    "met": met,
+                    "future": future,
+                    # What the table's cell shows (muted when nothing attended).
+                    "cell": _day_cell(minutes, met, future),
                 }
             )
         total = sum(d["minutes"] for d in days)
@@ -226,6 +313,7 @@ def patient_hours(*, patient, weeks=12, today=None):
         rows.append(
             {
                 "monday": monday,
+                "label": dateformat.format(monday, "M j"),
                 "sunday": monday + 6 * DAY,
                 "days": days,
                 "minutes": total,
@@ -249,8 +337,20 @@ def patient_hours(*, patient, weeks=12, today=None):
     }
 
 
+def _day_cell(minutes, met, future):
+    if minutes:
+        return f"{hours(minutes)} ✓" if met else str(hours(minutes))
+    return "·" if future else "0"
+
+
+def _svg(number):
+    """An SVG coordinate: never localized (a decimal comma would break it)."""
+    return str(number)
+
+
 def hours_chart(rows, width=640, height=220):
-    """Coordinates for a server-rendered SVG bar chart of weekly hours."""
+    """Coordinates for a server-rendered SVG bar chart of weekly hours, as the
+    strings the SVG takes."""
     left, right, top, bottom = 40, 10, 10, 40
     plot_w = width - left - right
     plot_h = height - top - bottom
@@ -262,35 +362,38 @@ def hours_chart(rows, width=640, height=220):
     bar_w = slot * 0.6
 
     def y(minutes):
-        return round(top + plot_h - plot_h * minutes / scale_max, 1)
+        return _svg(round(top + plot_h - plot_h * minutes / scale_max, 1))
 
     bars = []
     for i, r in enumerate(rows):
         x = round(left + slot * i + (slot - bar_w) / 2, 1)
+        monday = r["monday"]
         bars.append(
             {
-                "x": x,
+                "x": _svg(x),
                 "y": y(r["minutes"]),
-                "w": round(bar_w, 1),
-                "h": round(plot_h * r["minutes"] / scale_max, 1),
-                "label_x": round(x + bar_w / 2, 1),
-                "label": r["monday"],
+                "w": _svg(round(bar_w, 1)),
+                "h": _svg(round(plot_h * r["minutes"] / scale_max, 1)),
+                "label_x": _svg(round(x + bar_w / 2, 1)),
+                "label": r["label"],
+                "short_label": f"{monday.month}/{monday.day}",
                 "hours": r["hours"],
                 "met": r["met"],
                 "target_y": y(r["target_minutes"]),
-                "target_x1": round(left + slot * i, 1),
-                "target_x2": round(left + slot * (i + 1), 1),
+                "target_x1": _svg(round(left + slot * i, 1)),
+                "target_x2": _svg(round(left + slot * (i + 1), 1)),
             }
         )
     ticks = [{"y": y(m), "label": m // 60} for m in range(0, scale_max + 1, 180)]
     return {
-        "width": width,
-        "height": height,
-        "left": left,
-        "right": width - right,
-        "top": top,
-        "baseline": top + plot_h,
-        "label_y": top + plot_h + 16,
+        "width": _svg(width),
+        "height": _svg(height),
+        "left": _svg(left),
+        "tick_label_x": _svg(left - 6),
+        "right": _svg(width - right),
+        "top": _svg(top),
+        "baseline": _svg(top + plot_h),
+        "label_y": _svg(top + plot_h + 16),
         "bars": bars,
         "ticks": ticks,
     }
@@ -1000,11 +1103,46 @@ def daily_summary_rows(*, start, end):
         )
 
 
+def _patient_flag_reasons(*, patient, clinic_settings, now):
+    """The rule flags of one patient, worded as _flag_reasons_by_patient words
+    them, in one query: the patient's latest marks (enough to count the run of
+    no-shows), each carrying the number of unexcused absences in the window."""
+    count_rule = clinic_settings.absence_rule_count
+    days = clinic_settings.absence_rule_days
+    run_rule = clinic_settings.consecutive_noshow_rule
+    params = {
+        "patient": patient.pk,
+        "unexcused": Status.UNEXCUSED.value,
+        "lo": now - datetime.timedelta(days=days),
+        "hi": now,
+        "limit": run_rule + RUN_LOOKBACK,
+    }
+    latest = list(_rows(PATIENT_LATEST_MARKS_SQL, params))
+    if patient.status not in IN_PROGRAM:
+        return []  # read all the same: the page costs the same for everyone
+    reasons = []
+    recent = latest[0][1] if latest else 0
+    if recent >= count_rule:
+        reasons.append(f"{recent} unexcused absences in the last {days} days")
+    run = 0
+    for status, _ in latest:
+        if status != Status.UNEXCUSED:
+            break
+        run += 1
+    if run >= run_rule:
+        more = "" if run < run_rule + RUN_LOOKBACK else " or more"
+        reasons.append(f"{run}{more} no-shows in a row")
+    return reasons
+
+
 def patient_hours_section(*, patient, weeks=12):
     """What the patient page's hours section shows: weekly hours with the chart,
-    the rule flags, and default dates for the attendance letter. Four queries."""
-    data = patient_hours(patient=patient, weeks=weeks)
-    data["flags"] = patient_flags(patient=patient)
+    the rule flags, and default dates for the attendance letter. Three queries."""
+    clinic_settings = clinic_settings_read()
+    data = patient_hours(patient=patient, weeks=weeks, clinic_settings=clinic_settings)
+    data["flags"] = _patient_flag_reasons(
+        patient=patient, clinic_settings=clinic_settings, now=timezone.now()
+    )
     today = clinic_today()
     data["letter_start"] = today - datetime.timedelta(days=30)
     data["letter_end"] = today

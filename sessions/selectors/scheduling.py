@@ -157,9 +157,12 @@ def session_detail(pk):
     )
 
 
-def session_page(*, session):
-    """Context for the session page (fixed queries)."""
-    participants = session_participants(session)
+def session_page(*, session, participants=None):
+    """Context for the session page (fixed queries). `participants`: the
+    session's participant rows with their patients, by name, when the caller
+    has read them already (the roster does)."""
+    if participants is None:
+        participants = session_participants(session)
     sponsors = []
     if session.kind == "family" and participants:
         from patients.models import Sponsor
@@ -199,16 +202,23 @@ def day_agenda(*, day):
 
 
 def patient_schedule(*, patient, past=5, upcoming=10):
-    """The patient's next sessions, the last few and the feed (5 queries)."""
+    """The patient's next sessions, the last few and the feed (2 queries).
+
+    The sessions are picked through the patient's participations (their start and
+    end mirror the session's, indexed by patient and start), both lists in one
+    query."""
     now = timezone.now()
-    base = (
-        TherapySession.objects.filter(participants__patient=patient)
+    mine = Participant.objects.filter(patient=patient).values("session_id")
+    next_ids = mine.filter(end__gt=now).order_by("start", "session_id")[:upcoming]
+    last_ids = mine.filter(end__lte=now).order_by("-start", "-session_id")[:past]
+    sessions = list(
+        TherapySession.objects.filter(pk__in=next_ids.union(last_ids, all=True))
         .select_related("room", "topic")
-        .prefetch_related(_facilitators_prefetch())
+        .order_by("start", "id")
     )
     return {
-        "upcoming": list(base.filter(end__gt=now).order_by("start")[:upcoming]),
-        "recent": list(base.filter(end__lte=now).order_by("-start")[:past]),
+        "upcoming": [s for s in sessions if s.end > now],
+        "recent": [s for s in reversed(sessions) if s.end <= now],
         "feed": CalendarFeed.objects.filter(patient=patient).first(),
     }
 

@@ -125,7 +125,10 @@ def _session_or_404(pk):
 
 
 def _render_detail(request, session, status=200, **extra):
-    context = selectors.session_page(session=session)
+    roster = roster_context(request=request, session=session)
+    context = selectors.session_page(
+        session=session, participants=roster["participants"]
+    )
     can_edit = has_role(request.user, *FRONT_DESK)
     context.update(
         can_edit=can_edit,
@@ -137,7 +140,7 @@ def _render_detail(request, session, status=200, **extra):
             if can_edit and session.kind == "family"
             else None
         ),
-        roster=roster_context(request=request, session=session),
+        roster=roster,
         **extra,
     )
     return render(request, "sessions/detail.html", context, status=status)

@@ -2,6 +2,7 @@
 roles and query counts."""
 
 import datetime
+import re
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -583,3 +584,79 @@ def test_correcting_late_to_present_ignores_the_minutes_left_in_the_box(
     )
     att = Attendance.objects.get()
     assert (att.status, att.minutes) == ("present", 180)
+
+
+@pytest.mark.parametrize("view", ["roster", "detail"])
+def test_roster_costs_the_same_queries_before_any_mark_as_with_corrections(
+    client_for, staff_user, view
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(staff_user)
+    counts = []
+    for marked in (False, True):
+        session = past_session(hours_ago=4 if marked else 5)
+        patients = [AdmittedPatientFactory() for _ in range(3)]
+        enrol(session, *patients)
+        if marked:
+            att = mark(session, patients[0], "present", by=staff_user)
+            AttendanceRevision.objects.create(
+                attendance=att,
+                status="unexcused",
+                minutes=0,
+                recorded_by=staff_user,
+                recorded_at=timezone.now(),
+                changed_by=staff_user,
+                reason="Wrong row",
+            )
+        url = (
+            roster_url(session)
+            if view == "roster"
+            else reverse("therapy_sessions:detail", args=[session.pk])
+        )
+        client.get(url)  # warm the session and role caches
+        with CaptureQueriesContext(connection) as ctx:
+            body = client.get(url).content.decode()
+        assert ("History (1 correction)" in body) is marked
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_unmarked_rows_have_one_tap_buttons_for_every_status(
+    group, client_for, staff_user
+):
+    session, (p, *_) = group
+    body = client_for(staff_user).get(roster_url(session)).content.decode()
+    row = body.split(f'id="roster-row-{p.pk}"')[1].split("</tr>")[0]
+    buttons = re.findall(r'<button type="submit" name="status" value="(\w+)"', row)
+    assert buttons == [value for value, _ in S.choices]
+    assert ">Excused</button>" in row and ">No-show</button>" in row
+    assert f'id="mark-{p.pk}-late"' in row
+    assert f'action="{roster_url(session)}"' in row
+
+
+def test_a_refused_correction_keeps_what_was_typed_in_its_row(
+    group, client_for, staff_user
+):
+    session, (p, *_) = group
+    mark(session, p, "present", by=staff_user)
+    response = client_for(staff_user).post(
+        roster_url(session),
+        {
+            "patient": p.pk,
+            "form": "correction",
+            "status": "late",
+            "minutes": "90",
+            "note": "Bus was late",
+            "reason": "",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    row = response.content.decode().split(f'id="roster-row-{p.pk}"')[1]
+    row = row.split("</tr>")[0]
+    assert '<option value="late" selected>' in row
+    assert '<option value="present" selected>' not in row
+    assert f'id="fix-minutes-{p.pk}" name="minutes" size="4" value="90"' in row
+    assert 'value="Bus was late"' in row
+    assert '<details class="correction" open>' in row
