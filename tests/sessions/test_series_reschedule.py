@@ -49,6 +49,18 @@ def _series(actor, *, starts_on, ends_on=None, count=None, patients=(), room=Non
     )
 
 
+def _move(series, actor, *, from_date=None, start_time=EVENING, minutes=120):
+    """Move the series to Tuesdays and Thursdays from from_date (tomorrow)."""
+    return svc.series_reschedule(
+        series=series,
+        from_date=from_date or _day(1),
+        weekdays=TUE_THU,
+        start_time=start_time,
+        duration_minutes=minutes,
+        actor=actor,
+    )
+
+
 def _dates(series, patient=None):
     sessions = series.sessions.filter(status=TherapySession.Status.SCHEDULED)
     if patient is not None:
@@ -71,14 +83,7 @@ def test_moving_a_running_series_keeps_the_past_and_each_patients_span():
     )
     ben_last_old = _dates(series, ben)[-1]
 
-    new, sessions = svc.series_reschedule(
-        series=series,
-        from_date=_day(1),
-        weekdays=TUE_THU,
-        start_time=AFTERNOON,
-        duration_minutes=90,
-        actor=actor,
-    )
+    new, sessions = _move(series, actor, start_time=AFTERNOON, minutes=90)
 
     series.refresh_from_db()
     assert new != series and series.continued_as == new
@@ -106,14 +111,7 @@ def test_a_series_that_has_not_started_takes_the_new_days_itself():
     amy = AdmittedPatientFactory()
     series = _series(actor, starts_on=_day(3), count=6, patients=[amy])
 
-    new, sessions = svc.series_reschedule(
-        series=series,
-        from_date=_day(3),
-        weekdays=TUE_THU,
-        start_time=EVENING,
-        duration_minutes=120,
-        actor=actor,
-    )
+    new, sessions = _move(series, actor, from_date=_day(3))
 
     assert new == series
     series.refresh_from_db()
@@ -135,14 +133,7 @@ def test_a_clash_on_the_new_days_changes_nothing_and_names_the_session():
     before = _dates(series)
 
     with pytest.raises(SchedulingError) as exc:
-        svc.series_reschedule(
-            series=series,
-            from_date=_day(1),
-            weekdays=TUE_THU,
-            start_time=EVENING,
-            duration_minutes=120,
-            actor=actor,
-        )
+        _move(series, actor)
 
     assert f"session {blocker.pk}" in exc.value.messages[0]
     series.refresh_from_db()
@@ -157,14 +148,7 @@ def test_an_occurrence_with_a_mark_is_cancelled_not_removed():
     excused_ahead = series.sessions.order_by("start")[1]
     mark(excused_ahead, amy, status="excused")
 
-    svc.series_reschedule(
-        series=series,
-        from_date=_day(1),
-        weekdays=TUE_THU,
-        start_time=EVENING,
-        duration_minutes=120,
-        actor=actor,
-    )
+    _move(series, actor)
 
     excused_ahead.refresh_from_db()
     assert excused_ahead.status == TherapySession.Status.CANCELLED
