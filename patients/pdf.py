@@ -3,6 +3,8 @@
 `render_pdf` is generic: other apps' letters extend templates/pdf/base_letter.html
 and call it with their own template and context."""
 
+import threading
+
 from django.conf import settings
 from django.template.loader import render_to_string
 
@@ -22,13 +24,33 @@ def letter_context(**extra):
     }
 
 
-def render_pdf(template_name, context, base_url=None):
+_fonts = threading.local()
+
+
+def font_config():
+    """WeasyPrint's font configuration, built once per thread and reused: building
+    it (a fontconfig setup and a Pango font map) took a good part of a short
+    letter's time. The letters declare no @font-face, so nothing accumulates in
+    it; Pango font maps are not shared between threads, hence one per thread."""
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        config = _fonts.config = FontConfiguration()
+    return config
+
+
+def html_to_pdf(html, base_url=None):
     import weasyprint
 
-    html = render_to_string(template_name, letter_context(**context))
     return weasyprint.HTML(
         string=html, base_url=base_url or str(settings.BASE_DIR)
-    ).write_pdf()
+    ).write_pdf(font_config=font_config())
+
+
+def render_pdf(template_name, context, base_url=None):
+    html = render_to_string(template_name, letter_context(**context))
+    return html_to_pdf(html, base_url=base_url)
 
 
 def decision_letter(*, decision, disclosure=None):

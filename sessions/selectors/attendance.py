@@ -13,6 +13,7 @@ from django.db.models import (
     Count,
     Exists,
     F,
+    FilteredRelation,
     FloatField,
     Func,
     OuterRef,
@@ -26,7 +27,7 @@ from django.utils import timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
 from core.models import ClinicSettings
-from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_start
+from core.timeutil import clinic_today, clinic_zone, day_bounds, week_start
 from patients.models import Patient
 from sessions.models import (
     Attendance,
@@ -549,51 +550,62 @@ def unmarked_sessions(*, now=None, limit=20):
 
 def attendance_letter_data(*, patient, start, end):
     """Everything the attendance letter shows for `patient` between two local
-    dates (inclusive). Three queries."""
+    dates (inclusive). Three queries: the settings, the patient's sessions in the
+    range (from the participant index on patient and start), then those sessions
+    by primary key with the patient's mark (an outer join on the one-per-patient-
+    per-session key). Looking the sessions up by key keeps the cost with the
+    patient's rows: joined in one query, PostgreSQL scans and hashes the whole
+    sessions table."""
     clinic_settings = clinic_settings_read()
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    participations = list(
-        Participant.objects.filter(patient=patient, start__gte=lo, start__lt=hi)
-        .exclude(session__status=TherapySession.Status.CANCELLED)
-        .select_related("session", "session__topic")
-        .order_by("start")
+    session_ids = list(
+        Participant.objects.filter(
+            patient=patient, start__gte=lo, start__lt=hi
+        ).values_list("session_id", flat=True)
     )
-    marks = {
-        a.session_id: a
-        for a in Attendance.objects.filter(
-            patient=patient, session__start__gte=lo, session__start__lt=hi
+    rows = (
+        TherapySession.objects.filter(pk__in=session_ids)
+        .exclude(status=TherapySession.Status.CANCELLED)
+        .annotate(
+            mark=FilteredRelation(
+                "attendance", condition=Q(attendance__patient=patient)
+            )
         )
-    }
+        .order_by("start", "pk")
+        .values_list(
+            "start", "end", "kind", "modality", "mark__status", "mark__minutes"
+        )
+    )
+    kinds = dict(Kind.choices)
+    modalities = dict(Modality.choices)
+    labels = dict(Status.choices)
+    zone = clinic_zone()
     now = timezone.now()
     sessions = []
     counts = {s: 0 for s in Status.values}
     counts["unmarked"] = counts["upcoming"] = 0
     per_week = {}
-    for p in participations:
-        s = p.session
-        att = marks.get(s.pk)
-        if att is not None:
-            state = att.status
-            label = att.get_status_display()
-            minutes = att.minutes
-        elif s.start > now:
+    for s_start, s_end, kind, modality, status, marked_minutes in rows:
+        if status is not None:
+            state, label, minutes = status, labels.get(status, status), marked_minutes
+        elif s_start > now:
             state, label, minutes = "upcoming", "Scheduled", 0
         else:
             state, label, minutes = "unmarked", "Not recorded", 0
         counts[state] += 1
-        day = local(s.start).date()
+        local_start = s_start.astimezone(zone)
+        day = local_start.date()
         monday = week_start(day)
         per_week[monday] = per_week.get(monday, 0) + minutes
         sessions.append(
             {
                 "day": day,
-                "start": local(s.start),
-                "end": local(s.end),
-                "label": s.label,
-                "kind": s.get_kind_display(),
-                "modality": s.get_modality_display(),
-                "scheduled_minutes": s.minutes,
+                "start": local_start,
+                "end": s_end.astimezone(zone),
+                "kind": kinds.get(kind, kind),
+                "modality": modalities.get(modality, modality),
+                "scheduled_minutes": int((s_end - s_start).total_seconds() // 60),
                 "minutes": minutes,
                 "status": label,
                 "state": state,
