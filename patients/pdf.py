@@ -40,12 +40,33 @@ def font_config():
     return config
 
 
+LETTER_CSS = settings.BASE_DIR / "templates" / "pdf" / "letter.css"
+_stylesheets = {}
+
+
+def letter_stylesheet():
+    """templates/pdf/letter.css parsed once per process (again when the file
+    changes). A parsed stylesheet is only read while a document is laid out, as
+    WeasyPrint's own user-agent stylesheets are."""
+    import weasyprint
+
+    mtime = LETTER_CSS.stat().st_mtime_ns
+    cached = _stylesheets.get(LETTER_CSS)
+    if cached is None or cached[0] != mtime:
+        cached = _stylesheets[LETTER_CSS] = (
+            mtime,
+            weasyprint.CSS(filename=str(LETTER_CSS)),
+        )
+    return cached[1]
+
+
 def html_to_pdf(html, base_url=None):
+    """A letter's PDF from its HTML (a template extending pdf/base_letter.html)."""
     import weasyprint
 
     return weasyprint.HTML(
         string=html, base_url=base_url or str(settings.BASE_DIR)
-    ).write_pdf(font_config=font_config())
+    ).write_pdf(stylesheets=[letter_stylesheet()], font_config=font_config())
 
 
 def render_pdf(template_name, context, base_url=None):
