@@ -364,3 +364,87 @@ def test_export_query_count_does_not_grow_with_rows(client_for, staff_user):
         assert len(rows) >= n
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] and counts[2] == counts[3], counts
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def test_csv_quotes_and_line_ends_as_a_spreadsheet_expects(client_for, staff_user):
+    """The CSV is written by PostgreSQL: same dialect as Python's csv module
+    (quotes only where needed, doubled inside, CRLF rows, empty for nothing)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    day = clinic_today() - 2 * DAY
+    group = session_on(day, 9, kind=Kind.GROUP)
+    facilitate(group, staff(full_name='Pat "PJ" O\'Neil, LCSW'))
+    facilitate(group, staff(full_name="Sam\nLee"))
+    p = AdmittedPatientFactory(last_name="Ames, Jr.", first_name="Jordan")
+    mark(group, p, "late", 150)
+    unled = session_on(day, 14, 60)
+    enrol(unled, p)
+    client = client_for(staff_user)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(
+            reverse("therapy_sessions:attendance_export"),
+            {"start": day.isoformat(), "end": day.isoformat(), "report": "sessions"},
+        )
+        body = b"".join(response.streaming_content)
+    assert any(q["sql"].startswith("COPY (") for q in ctx.captured_queries)
+    writer = csv.writer(_Echo())
+    expected = (
+        writer.writerow(
+            [
+                "date",
+                "record_number",
+                "session_kind",
+                "modality",
+                "facilitator",
+                "scheduled_minutes",
+                "attended_minutes",
+                "status",
+            ]
+        )
+        + writer.writerow(
+            [
+                day.isoformat(),
+                p.record_number,
+                "Group",
+                "In person",
+                'Pat "PJ" O\'Neil, LCSW; Sam\nLee',
+                180,
+                150,
+                "late",
+            ]
+        )
+        + writer.writerow(
+            [day.isoformat(), p.record_number, "Group", "In person", "", 60, 0]
+            + ["unmarked"]
+        )
+    )
+    assert body.decode() == expected
+    assert body.endswith(b"\r\n") and b'"Pat ""PJ"" O\'Neil, LCSW; Sam\nLee"' in body
+
+    response = client.get(
+        reverse("therapy_sessions:attendance_export"),
+        {"start": day.isoformat(), "end": day.isoformat(), "report": "daily"},
+    )
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines(keepends=True)[1] == writer.writerow(
+        [day.isoformat(), p.record_number, "Ames, Jr.", "Jordan", 2, 1, 150, "no"]
+    )
+
+
+def test_csv_with_no_sessions_is_the_header_alone(client_for, staff_user):
+    day = clinic_today() - 400 * DAY
+    response = client_for(staff_user).get(
+        reverse("therapy_sessions:attendance_export"),
+        {"start": day.isoformat(), "end": day.isoformat(), "report": "sessions"},
+    )
+    body = b"".join(response.streaming_content)
+    assert body == (
+        b"date,record_number,session_kind,modality,facilitator,"
+        b"scheduled_minutes,attended_minutes,status\r\n"
+    )
