@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from core.models import AuditEvent
+from core.models import AuditEvent, RenderedDocument
 from core.timeutil import clinic_today, make_local, week_start
 from patients.models import PART2_NOTICE
 from sessions.models import Kind, Modality, Participant, TherapySession
@@ -184,6 +184,7 @@ def test_year_long_letter_renders_well_under_a_second(capsys):
     attendance_letter_pdf(patient=p, start=start, end=end)  # warm fonts and templates
     walls, cpus = [], []
     for _ in range(3):
+        RenderedDocument.objects.all().delete()  # time the rendering, not the kept PDF
         w0, c0 = time.perf_counter(), time.process_time()
         data = attendance_letter_pdf(patient=p, start=start, end=end)
         walls.append(time.perf_counter() - w0)
@@ -200,6 +201,56 @@ def test_year_long_letter_renders_well_under_a_second(capsys):
     # CPU time: the host is shared with other test runs, so wall time also
     # measures their load; the letter's own cost is its CPU time.
     assert min(cpus) < 0.6
+
+
+def test_the_same_letter_asked_again_is_the_kept_pdf_until_a_mark_changes(
+    month_of_attendance,
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions.models import Attendance
+
+    p, monday = month_of_attendance
+    period = {"patient": p, "start": monday, "end": monday + 13 * DAY}
+    first = attendance_letter_pdf(**period)
+    assert RenderedDocument.objects.filter(patient=p).count() == 1
+    with CaptureQueriesContext(connection) as ctx:
+        again = attendance_letter_pdf(**period)
+    assert again == first
+    assert not any("INSERT" in q["sql"] for q in ctx.captured_queries)
+
+    # A mark changed behind the application's back (no signal, no hook): the
+    # letter is a new document with the new counts.
+    Attendance.objects.filter(patient=p, status="unexcused").update(status="excused")
+    changed = attendance_letter_pdf(**period)
+    assert changed != first
+    flat = " ".join(pdf_text(changed)[0].split())
+    assert "2 excused absences; 0 unexcused absences" in flat
+    assert RenderedDocument.objects.filter(patient=p).count() == 2
+
+    # What is kept is byte for byte what a fresh rendering gives.
+    RenderedDocument.objects.all().delete()
+    assert attendance_letter_pdf(**period) == changed
+
+    # The sponsor's copy (no identifiers) is another document.
+    copy = attendance_letter_pdf(**period, include_identifiers=False)
+    assert copy != changed and p.record_number not in pdf_text(copy)[0]
+
+
+def test_letters_kept_on_earlier_days_are_dropped(month_of_attendance):
+    from django.utils import timezone
+
+    p, monday = month_of_attendance
+    RenderedDocument.objects.create(
+        digest="0" * 64,
+        patient=p,
+        body=b"%PDF yesterday's letter",
+        created_at=timezone.now() - datetime.timedelta(days=1),
+    )
+    attendance_letter_pdf(patient=p, start=monday, end=monday + 6 * DAY)
+    assert not RenderedDocument.objects.filter(digest="0" * 64).exists()
+    assert RenderedDocument.objects.filter(patient=p).count() == 1  # today's
 
 
 def test_signin_sheet_lists_the_expected_patients(client_for, staff_user):
