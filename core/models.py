@@ -122,7 +122,7 @@ class RenderedDocument(models.Model):
     again for the same document returns the same bytes without laying it out
     again. A changed value changes the HTML, hence the key: a stale document can't
     be found. It holds patient information, so it lives here, never in Redis, and
-    only for the day it was issued (patients.pdf.KEEP_RENDERED)."""
+    only for the day it was issued (core.services.rendered_document_keep)."""
 
     digest = models.CharField(max_length=64, primary_key=True)
     patient = models.ForeignKey(
