@@ -246,7 +246,7 @@ def test_letters_kept_on_earlier_days_are_dropped(month_of_attendance):
         digest="0" * 64,
         patient=p,
         body=b"%PDF yesterday's letter",
-        created_at=timezone.now() - datetime.timedelta(days=1),
+        created_at=timezone.now() - datetime.timedelta(days=2),
     )
     attendance_letter_pdf(patient=p, start=monday, end=monday + 6 * DAY)
     assert not RenderedDocument.objects.filter(digest="0" * 64).exists()
