@@ -656,9 +656,7 @@ def attendance_letter_data(*, patient, start, end):
 # The CSV reports are written by PostgreSQL (COPY ... TO STDOUT WITH CSV) and
 # streamed as they come: no Python per row. Each query returns text in the CSV's
 # dialect: ISO dates, display labels, and NULL for an empty text (an empty CSV
-# field; COPY would write an empty string as ""). The range on s.start repeats
-# the one on p.start (a trigger keeps them equal) so that the sessions come from
-# their start index instead of a scan of every session ever held.
+# field; COPY would write an empty string as "").
 EXPORT_HEADER = (
     "date",
     "record_number",
@@ -693,7 +691,6 @@ LEFT JOIN (
     GROUP BY sf.session_id
 ) fac ON fac.session_id = s.id
 WHERE p.start >= %(lo)s AND p.start < %(hi)s AND s.status <> 'cancelled'
-  AND s.start >= %(lo)s AND s.start < %(hi)s
 ORDER BY s.start, s.id, pt.record_number
 """
 
@@ -725,7 +722,6 @@ JOIN patients_patient pt ON pt.id = p.patient_id
 LEFT JOIN therapy_sessions_attendance a
        ON a.session_id = p.session_id AND a.patient_id = p.patient_id
 WHERE p.start >= %(lo)s AND p.start < %(hi)s AND s.status <> 'cancelled'
-  AND s.start >= %(lo)s AND s.start < %(hi)s
 GROUP BY 1, pt.id
 ORDER BY 1, pt.record_number
 """
