@@ -113,3 +113,23 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.user_id} {self.action} {self.model}"
+
+
+class RenderedDocument(models.Model):
+    """A PDF kept under the SHA-256 of everything it is made from (its HTML, which
+    holds every value it shows and its issue date, the common stylesheet, the fonts
+    and the renderer's version; see patients.pdf.document_digest), so that asking
+    again for the same document returns the same bytes without laying it out
+    again. A changed value changes the HTML, hence the key: a stale document can't
+    be found. It holds patient information, so it lives here, never in Redis, and
+    only for the day it was issued (core.services.rendered_document_keep)."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="+"
+    )
+    body = models.BinaryField()
+    created_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"PDF {self.digest[:12]} for patient {self.patient_id}"

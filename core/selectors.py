@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from core.models import RenderedDocument
 from core.timeutil import clinic_today, day_bounds
 from patients.models import AdmissionRequest, DoctorDecision, Patient
 from sessions.models import Alert, Participant, TherapySession
@@ -223,3 +224,13 @@ def disclosures_accounting(*, patient, today=None):
         "since": since_day,
         "PART2_NOTICE": PART2_NOTICE,
     }
+
+
+def rendered_document_body(*, digest):
+    """The PDF kept under `digest` (core.models.RenderedDocument), or None."""
+    body = (
+        RenderedDocument.objects.filter(digest=digest)
+        .values_list("body", flat=True)
+        .first()
+    )
+    return None if body is None else bytes(body)

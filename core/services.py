@@ -3,7 +3,7 @@
 from django.db import transaction
 
 from .audit import audit
-from .models import AuditEvent, ClinicSettings
+from .models import AuditEvent, ClinicSettings, RenderedDocument
 
 
 def clinic_settings_update(*, user, form):
@@ -54,4 +54,20 @@ def disclosures_view_record(*, user, patient):
             obj=patient,
             patient=patient,
             summary="Accounting of disclosures viewed",
+        )
+
+
+def rendered_document_keep(*, digest, patient, body, now, keep_since):
+    """Keep a rendered PDF under its digest (a second render of the same document
+    at the same moment keeps the first) and drop those made before `keep_since`:
+    they carry an earlier issue date, so nothing can ask for them again."""
+    with transaction.atomic():
+        RenderedDocument.objects.filter(created_at__lt=keep_since).delete()
+        RenderedDocument.objects.bulk_create(
+            [
+                RenderedDocument(
+                    digest=digest, patient=patient, body=body, created_at=now
+                )
+            ],
+            ignore_conflicts=True,
         )

@@ -3,10 +3,18 @@
 `render_pdf` is generic: other apps' letters extend templates/pdf/base_letter.html
 and call it with their own template and context."""
 
+import functools
+import hashlib
+import os
+import threading
+
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.utils import timezone
 
-from core.timeutil import clinic_now
+from core.selectors import rendered_document_body
+from core.services import rendered_document_keep
+from core.timeutil import clinic_now, clinic_today, day_bounds
 
 from .models import PART2_NOTICE
 
@@ -22,13 +30,133 @@ def letter_context(**extra):
     }
 
 
-def render_pdf(template_name, context, base_url=None):
+_fonts = threading.local()
+
+
+def font_config():
+    """WeasyPrint's font configuration, built once per thread and reused: building
+    it (a fontconfig setup and a Pango font map) took a good part of a short
+    letter's time. The letters declare no @font-face, so nothing accumulates in
+    it; Pango font maps are not shared between threads, hence one per thread."""
+    config = getattr(_fonts, "config", None)
+    if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        config = _fonts.config = FontConfiguration()
+    return config
+
+
+LETTER_CSS = settings.BASE_DIR / "templates" / "pdf" / "letter.css"
+_stylesheets = {}
+
+
+def letter_stylesheet():
+    """templates/pdf/letter.css parsed once per process (again when the file
+    changes). A parsed stylesheet is only read while a document is laid out, as
+    WeasyPrint's own user-agent stylesheets are."""
     import weasyprint
 
-    html = render_to_string(template_name, letter_context(**context))
+    mtime = LETTER_CSS.stat().st_mtime_ns
+    cached = _stylesheets.get(LETTER_CSS)
+    if cached is None or cached[0] != mtime:
+        cached = _stylesheets[LETTER_CSS] = (
+            mtime,
+            weasyprint.CSS(filename=str(LETTER_CSS)),
+        )
+    return cached[1]
+
+
+def html_to_pdf(html, base_url=None):
+    """A letter's PDF from its HTML (a template extending pdf/base_letter.html)."""
+    import weasyprint
+
     return weasyprint.HTML(
         string=html, base_url=base_url or str(settings.BASE_DIR)
-    ).write_pdf()
+    ).write_pdf(stylesheets=[letter_stylesheet()], font_config=font_config())
+
+
+def render_pdf(template_name, context, base_url=None):
+    html = render_to_string(template_name, letter_context(**context))
+    return html_to_pdf(html, base_url=base_url)
+
+
+# Where fontconfig finds fonts and its own configuration on the systems we run on.
+FONT_PLACES = (
+    "/etc/fonts",
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    os.path.expanduser("~/.fonts"),
+    os.path.expanduser("~/.local/share/fonts"),
+)
+
+
+@functools.cache
+def _renderer_identity():
+    """The versions of WeasyPrint and of its PDF writer, and every font and
+    fontconfig file (path, size, modification time), read once per process as the
+    font configuration is (font_config)."""
+    import pydyf
+    import weasyprint
+
+    digest = hashlib.sha256(
+        f"weasyprint {weasyprint.__version__} pydyf {pydyf.__version__}\n".encode()
+    )
+    for place in FONT_PLACES:
+        for folder, subfolders, names in os.walk(place):
+            subfolders.sort()
+            for name in sorted(names):
+                path = os.path.join(folder, name)
+                try:
+                    stat = os.stat(path)
+                except OSError:
+                    continue
+                digest.update(f"{path} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    return digest.digest()
+
+
+def document_digest(html):
+    """The SHA-256 of everything html_to_pdf makes a PDF from: the HTML (every
+    value the document shows, its issue date and its template's markup), the
+    common stylesheet, the fonts and the renderer. WeasyPrint writes the same
+    bytes for the same inputs (no timestamps, no random identifiers)."""
+    digest = hashlib.sha256(_renderer_identity())
+    digest.update(LETTER_CSS.read_bytes())
+    digest.update(html.encode())
+    return digest.hexdigest()
+
+
+def _fetches_files(html):
+    """Whether the HTML could load a file (image, stylesheet, font) that its
+    digest would not cover."""
+    lowered = html.lower()
+    return any(
+        tag in lowered
+        for tag in ("url(", "@import", "<img", "<link", "<object", "<embed", "<svg")
+    )
+
+
+def render_pdf_kept(template_name, context, *, patient):
+    """render_pdf, kept for the rest of the day in PostgreSQL under the document's
+    digest (core.models.RenderedDocument): the same document asked again, by
+    anyone allowed to see it, comes back without being laid out again; any
+    changed value (an attendance mark, a name, a setting, the issue date...)
+    changes the HTML, so the digest, and the PDF is rendered afresh. One query
+    when kept, three when rendered (look up, drop the earlier days', keep)."""
+    html = render_to_string(template_name, letter_context(**context))
+    if _fetches_files(html):
+        return html_to_pdf(html)
+    digest = document_digest(html)
+    body = rendered_document_body(digest=digest)
+    if body is None:
+        body = html_to_pdf(html)
+        rendered_document_keep(
+            digest=digest,
+            patient=patient,
+            body=body,
+            now=timezone.now(),
+            keep_since=day_bounds(clinic_today())[0],
+        )
+    return body
 
 
 def decision_letter(*, decision, disclosure=None):

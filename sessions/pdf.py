@@ -6,7 +6,7 @@ disclosure; this module only renders."""
 import datetime
 
 from core.timeutil import local
-from patients.pdf import render_pdf
+from patients.pdf import render_pdf, render_pdf_kept
 from sessions.selectors.attendance import attendance_letter_data, session_signin_data
 
 
@@ -30,12 +30,16 @@ def attendance_letter_pdf(
     A sponsor's copy says no more than the consent allows: without
     `include_hours` it lists dates and attendance status only (no minutes, no
     hours), and without `include_identifiers` it leaves out the date of birth and
-    the record number."""
+    the record number.
+
+    The PDF is kept for the day under the digest of its HTML (render_pdf_kept):
+    the same letter asked again is not laid out again; a changed mark, name or
+    setting makes a new one."""
     data = attendance_letter_data(patient=patient, start=start, end=end)
     data["include_hours"] = include_hours
     data["include_identifiers"] = include_identifiers
     data.update(_letter_lines(data, include_hours=include_hours))
-    return _render("pdf/attendance_letter.html", data)
+    return render_pdf_kept("pdf/attendance_letter.html", data, patient=patient)
 
 
 # A year of sessions is about 150 rows. WeasyPrint lays out an HTML table cell by

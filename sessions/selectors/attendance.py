@@ -5,7 +5,11 @@ Days and weeks are the clinic's (CLINIC_TIME_ZONE, weeks from Monday). A session
 counts on the local day it starts: a group from 22:30 to 01:30 is one day's
 service, as it would be billed."""
 
+import contextlib
 import datetime
+import functools
+import json
+import time
 from dataclasses import dataclass, field
 
 from django.core.paginator import Paginator
@@ -27,7 +31,7 @@ from django.utils import dateformat, timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
 from core.models import ClinicSettings
-from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_start
+from core.timeutil import clinic_today, clinic_zone, day_bounds, week_start
 from patients.models import Patient
 from sessions.models import (
     Attendance,
@@ -908,51 +912,62 @@ def unmarked_sessions_page(*, page_number=1, per_page=20, now=None):
 
 def attendance_letter_data(*, patient, start, end):
     """Everything the attendance letter shows for `patient` between two local
-    dates (inclusive). Three queries."""
+    dates (inclusive). Three queries: the settings, the patient's sessions in the
+    range (from the participant index on patient and start), then those sessions
+    by primary key with the patient's mark (an outer join on the one-per-patient-
+    per-session key). Looking the sessions up by key keeps the cost with the
+    patient's rows: joined in one query, PostgreSQL scans and hashes the whole
+    sessions table."""
     clinic_settings = clinic_settings_read()
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    participations = list(
-        Participant.objects.filter(patient=patient, start__gte=lo, start__lt=hi)
-        .exclude(session__status=TherapySession.Status.CANCELLED)
-        .select_related("session", "session__topic")
-        .order_by("start")
+    session_ids = list(
+        Participant.objects.filter(
+            patient=patient, start__gte=lo, start__lt=hi
+        ).values_list("session_id", flat=True)
     )
-    marks = {
-        a.session_id: a
-        for a in Attendance.objects.filter(
-            patient=patient, session__start__gte=lo, session__start__lt=hi
+    rows = (
+        TherapySession.objects.filter(pk__in=session_ids)
+        .exclude(status=TherapySession.Status.CANCELLED)
+        .annotate(
+            mark=FilteredRelation(
+                "attendance", condition=Q(attendance__patient=patient)
+            )
         )
-    }
+        .order_by("start", "pk")
+        .values_list(
+            "start", "end", "kind", "modality", "mark__status", "mark__minutes"
+        )
+    )
+    kinds = dict(Kind.choices)
+    modalities = dict(Modality.choices)
+    labels = dict(Status.choices)
+    zone = clinic_zone()
     now = timezone.now()
     sessions = []
     counts = {s: 0 for s in Status.values}
     counts["unmarked"] = counts["upcoming"] = 0
     per_week = {}
-    for p in participations:
-        s = p.session
-        att = marks.get(s.pk)
-        if att is not None:
-            state = att.status
-            label = att.get_status_display()
-            minutes = att.minutes
-        elif s.start > now:
+    for s_start, s_end, kind, modality, status, marked_minutes in rows:
+        if status is not None:
+            state, label, minutes = status, labels.get(status, status), marked_minutes
+        elif s_start > now:
             state, label, minutes = "upcoming", "Scheduled", 0
         else:
             state, label, minutes = "unmarked", "Not recorded", 0
         counts[state] += 1
-        day = local(s.start).date()
+        local_start = s_start.astimezone(zone)
+        day = local_start.date()
         monday = week_start(day)
         per_week[monday] = per_week.get(monday, 0) + minutes
         sessions.append(
             {
                 "day": day,
-                "start": local(s.start),
-                "end": local(s.end),
-                "label": s.label,
-                "kind": s.get_kind_display(),
-                "modality": s.get_modality_display(),
-                "scheduled_minutes": s.minutes,
+                "start": local_start,
+                "end": s_end.astimezone(zone),
+                "kind": kinds.get(kind, kind),
+                "modality": modalities.get(modality, modality),
+                "scheduled_minutes": int((s_end - s_start).total_seconds() // 60),
                 "minutes": minutes,
                 "status": label,
                 "state": state,
@@ -996,12 +1011,27 @@ def attendance_letter_data(*, patient, start, end):
     }
 
 
+# The CSV reports are written by PostgreSQL (COPY ... TO STDOUT WITH CSV) and
+# streamed as they come: no Python per row. Each query returns text in the CSV's
+# dialect: ISO dates, display labels, and NULL for an empty text (an empty CSV
+# field; COPY would write an empty string as "").
+EXPORT_HEADER = (
+    "date",
+    "record_number",
+    "session_kind",
+    "modality",
+    "facilitator",
+    "scheduled_minutes",
+    "attended_minutes",
+    "status",
+)
 EXPORT_SQL = """
-SELECT (s.start AT TIME ZONE %(tz)s)::date AS day,
-       pt.record_number,
-       s.kind,
-       s.modality,
-       COALESCE(fac.names, '') AS facilitators,
+SELECT to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS day,
+       NULLIF(pt.record_number, '') AS record_number,
+       NULLIF(COALESCE(%(kinds)s::jsonb ->> s.kind, s.kind), '') AS kind,
+       NULLIF(COALESCE(%(modalities)s::jsonb ->> s.modality, s.modality), '')
+           AS modality,
+       NULLIF(fac.names, '') AS facilitators,
        ROUND(EXTRACT(EPOCH FROM (s."end" - s.start)) / 60)::int AS scheduled,
        COALESCE(a.minutes, 0) AS attended,
        COALESCE(a.status, 'unmarked') AS status
@@ -1022,16 +1052,28 @@ WHERE p.start >= %(lo)s AND p.start < %(hi)s AND s.status <> 'cancelled'
 ORDER BY s.start, s.id, pt.record_number
 """
 
+DAILY_HEADER = (
+    "date",
+    "record_number",
+    "last_name",
+    "first_name",
+    "sessions_scheduled",
+    "sessions_attended",
+    "minutes_attended",
+    "met_daily_target",
+)
 DAILY_SQL = """
-SELECT (s.start AT TIME ZONE %(tz)s)::date AS day,
-       pt.record_number,
-       pt.last_name,
-       pt.first_name,
+SELECT to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS day,
+       NULLIF(pt.record_number, '') AS record_number,
+       NULLIF(pt.last_name, '') AS last_name,
+       NULLIF(pt.first_name, '') AS first_name,
        COUNT(*) AS sessions,
        COUNT(*) FILTER (
            WHERE a.status IN ('present', 'late', 'left_early')
        ) AS sessions_attended,
-       COALESCE(SUM(a.minutes), 0) AS total_minutes
+       COALESCE(SUM(a.minutes), 0) AS total_minutes,
+       CASE WHEN COALESCE(SUM(a.minutes), 0) >= %(target)s THEN 'yes' ELSE 'no' END
+           AS met_target
 FROM therapy_sessions_participant p
 JOIN therapy_sessions_therapysession s ON s.id = p.session_id
 JOIN patients_patient pt ON pt.id = p.patient_id
@@ -1043,64 +1085,85 @@ ORDER BY 1, pt.record_number
 """
 
 
-def _rows(sql, params, size=2000):
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while True:
-            batch = cursor.fetchmany(size)
-            if not batch:
-                return
-            yield from batch
+def _as_query(cursor, sql, params, run):
+    """Call `run(sql, params, many, context)` as Django runs a query: through the
+    connection's execute wrappers and into its query log when that is on, so that
+    a COPY (which cursor.execute() can't run) is counted and timed like any
+    other query."""
+    context = {"connection": connection, "cursor": cursor}
+    for wrapper in reversed(connection.execute_wrappers):
+        run = functools.partial(wrapper, run)
+    began = time.monotonic()
+    try:
+        return run(sql, params, False, context)
+    finally:
+        if connection.queries_logged:
+            connection.queries_log.append(
+                {"sql": sql, "time": f"{time.monotonic() - began:.3f}"}
+            )
 
 
-def attendance_export_rows(*, start, end):
-    """One row per patient per session between two local dates, for the CSV:
-    (date, record number, kind, modality, facilitators, scheduled minutes,
-    attended minutes, status); "unmarked" when there is no mark yet. Cancelled
-    sessions are left out. One query (a report: plain SQL with outer joins, so a
-    month of a large clinic streams in a fraction of a second)."""
+def _copy_csv(sql, params, header, rows_per_chunk=2000):
+    """The CSV of `sql`'s rows, header first, as chunks of bytes: what Python's
+    csv.writer writes (a field quoted only when it holds a comma, a double quote
+    or a line break, quotes doubled inside; rows end in CRLF), written by
+    PostgreSQL. COPY sends one message per row ending in LF, made CRLF here. The
+    query counts once; its time runs until the first row, which comes when the
+    query has run (the sort is done)."""
+    yield (",".join(header) + "\r\n").encode()
+    copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        contextlib.ExitStack() as stack,
+    ):
+
+        def start(sql, params, many, context):
+            copy = stack.enter_context(cursor.cursor.copy(sql, params))
+            return copy, copy.read()
+
+        copy, row = _as_query(cursor, copy_sql, params, start)
+        chunk = []
+        while row:
+            chunk.append(row[:-1])  # the row without its LF
+            if len(chunk) == rows_per_chunk:
+                chunk.append(b"")
+                yield b"\r\n".join(chunk)
+                chunk = []
+            row = copy.read()
+        if chunk:
+            chunk.append(b"")
+            yield b"\r\n".join(chunk)
+
+
+def attendance_export_csv(*, start, end):
+    """The sessions CSV between two local dates, as chunks of bytes: one row per
+    patient per session (date, record number, kind, modality, facilitators,
+    scheduled minutes, attended minutes, status); "unmarked" when there is no
+    mark yet. Cancelled sessions are left out. One query."""
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    kinds = dict(Kind.choices)
-    modalities = dict(Modality.choices)
-    params = {"tz": str(clinic_zone()), "lo": lo, "hi": hi}
-    for day, record, kind, modality, names, scheduled, attended, status in _rows(
-        EXPORT_SQL, params
-    ):
-        yield (
-            day.isoformat(),
-            record,
-            kinds.get(kind, kind),
-            modalities.get(modality, modality),
-            names,
-            scheduled,
-            attended,
-            status,
-        )
+    params = {
+        "tz": str(clinic_zone()),
+        "lo": lo,
+        "hi": hi,
+        "kinds": json.dumps(dict(Kind.choices)),
+        "modalities": json.dumps(dict(Modality.choices)),
+    }
+    return _copy_csv(EXPORT_SQL, params, EXPORT_HEADER)
 
 
-def daily_summary_rows(*, start, end):
-    """One row per patient per local day with a scheduled session, for per-diem
-    billing: (date, record number, last name, first name, sessions scheduled,
-    sessions attended, minutes attended, "yes"/"no" daily target met). Two
-    queries (the settings, the report)."""
+def daily_summary_csv(*, start, end):
+    """The per-diem billing CSV between two local dates, as chunks of bytes: one
+    row per patient per local day with a scheduled session (date, record number,
+    last name, first name, sessions scheduled, sessions attended, minutes
+    attended, "yes"/"no" daily target met). Two queries (the settings, the
+    report)."""
     target = clinic_settings_read().daily_target_minutes
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    params = {"tz": str(clinic_zone()), "lo": lo, "hi": hi}
-    for day, record, last, first, sessions, attended, minutes in _rows(
-        DAILY_SQL, params
-    ):
-        yield (
-            day.isoformat(),
-            record,
-            last,
-            first,
-            sessions,
-            attended,
-            minutes,
-            "yes" if minutes >= target else "no",
-        )
+    params = {"tz": str(clinic_zone()), "lo": lo, "hi": hi, "target": target}
+    return _copy_csv(DAILY_SQL, params, DAILY_HEADER)
 
 
 def _patient_flag_reasons(*, patient, clinic_settings, now):

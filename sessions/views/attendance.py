@@ -2,8 +2,6 @@
 compliance, a patient's hours, the attendance letter, the sign-in sheet and CSV
 exports."""
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse, StreamingHttpResponse
@@ -251,20 +249,8 @@ def signin_sheet(request, pk):
     return response
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_response(filename, header, rows):
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+def _csv_response(filename, chunks):
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -298,27 +284,11 @@ def attendance_export(request):
     )
     stamp = f"{start:%Y%m%d}-{end:%Y%m%d}"
     if report == "daily":
-        header = [
-            "date",
-            "record_number",
-            "last_name",
-            "first_name",
-            "sessions_scheduled",
-            "sessions_attended",
-            "minutes_attended",
-            "met_daily_target",
-        ]
-        rows = selectors.daily_summary_rows(start=start, end=end)
-        return _csv_response(f"attendance-daily-{stamp}.csv", header, rows)
-    rows = selectors.attendance_export_rows(start=start, end=end)
-    header = [
-        "date",
-        "record_number",
-        "session_kind",
-        "modality",
-        "facilitator",
-        "scheduled_minutes",
-        "attended_minutes",
-        "status",
-    ]
-    return _csv_response(f"attendance-sessions-{stamp}.csv", header, rows)
+        return _csv_response(
+            f"attendance-daily-{stamp}.csv",
+            selectors.daily_summary_csv(start=start, end=end),
+        )
+    return _csv_response(
+        f"attendance-sessions-{stamp}.csv",
+        selectors.attendance_export_csv(start=start, end=end),
+    )

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
-from core.models import AuditEvent
+from core.models import AuditEvent, RenderedDocument
 from core.timeutil import clinic_today, make_local, week_start
 from patients.models import PART2_NOTICE
 from sessions.models import Kind, Modality, Participant, TherapySession
@@ -184,6 +184,7 @@ def test_year_long_letter_renders_well_under_a_second(capsys):
     attendance_letter_pdf(patient=p, start=start, end=end)  # warm fonts and templates
     walls, cpus = [], []
     for _ in range(3):
+        RenderedDocument.objects.all().delete()  # time the rendering, not the kept PDF
         w0, c0 = time.perf_counter(), time.process_time()
         data = attendance_letter_pdf(patient=p, start=start, end=end)
         walls.append(time.perf_counter() - w0)
@@ -200,6 +201,56 @@ def test_year_long_letter_renders_well_under_a_second(capsys):
     # CPU time: the host is shared with other test runs, so wall time also
     # measures their load; the letter's own cost is its CPU time.
     assert min(cpus) < 0.6
+
+
+def test_the_same_letter_asked_again_is_the_kept_pdf_until_a_mark_changes(
+    month_of_attendance,
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from sessions.models import Attendance
+
+    p, monday = month_of_attendance
+    period = {"patient": p, "start": monday, "end": monday + 13 * DAY}
+    first = attendance_letter_pdf(**period)
+    assert RenderedDocument.objects.filter(patient=p).count() == 1
+    with CaptureQueriesContext(connection) as ctx:
+        again = attendance_letter_pdf(**period)
+    assert again == first
+    assert not any("INSERT" in q["sql"] for q in ctx.captured_queries)
+
+    # A mark changed behind the application's back (no signal, no hook): the
+    # letter is a new document with the new counts.
+    Attendance.objects.filter(patient=p, status="unexcused").update(status="excused")
+    changed = attendance_letter_pdf(**period)
+    assert changed != first
+    flat = " ".join(pdf_text(changed)[0].split())
+    assert "2 excused absences; 0 unexcused absences" in flat
+    assert RenderedDocument.objects.filter(patient=p).count() == 2
+
+    # What is kept is byte for byte what a fresh rendering gives.
+    RenderedDocument.objects.all().delete()
+    assert attendance_letter_pdf(**period) == changed
+
+    # The sponsor's copy (no identifiers) is another document.
+    copy = attendance_letter_pdf(**period, include_identifiers=False)
+    assert copy != changed and p.record_number not in pdf_text(copy)[0]
+
+
+def test_letters_kept_on_earlier_days_are_dropped(month_of_attendance):
+    from django.utils import timezone
+
+    p, monday = month_of_attendance
+    RenderedDocument.objects.create(
+        digest="0" * 64,
+        patient=p,
+        body=b"%PDF yesterday's letter",
+        created_at=timezone.now() - datetime.timedelta(days=2),
+    )
+    attendance_letter_pdf(patient=p, start=monday, end=monday + 6 * DAY)
+    assert not RenderedDocument.objects.filter(digest="0" * 64).exists()
+    assert RenderedDocument.objects.filter(patient=p).count() == 1  # today's
 
 
 def test_signin_sheet_lists_the_expected_patients(client_for, staff_user):
@@ -364,3 +415,87 @@ def test_export_query_count_does_not_grow_with_rows(client_for, staff_user):
         assert len(rows) >= n
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] and counts[2] == counts[3], counts
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def test_csv_quotes_and_line_ends_as_a_spreadsheet_expects(client_for, staff_user):
+    """The CSV is written by PostgreSQL: same dialect as Python's csv module
+    (quotes only where needed, doubled inside, CRLF rows, empty for nothing)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    day = clinic_today() - 2 * DAY
+    group = session_on(day, 9, kind=Kind.GROUP)
+    facilitate(group, staff(full_name='Pat "PJ" O\'Neil, LCSW'))
+    facilitate(group, staff(full_name="Sam\nLee"))
+    p = AdmittedPatientFactory(last_name="Ames, Jr.", first_name="Jordan")
+    mark(group, p, "late", 150)
+    unled = session_on(day, 14, 60)
+    enrol(unled, p)
+    client = client_for(staff_user)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(
+            reverse("therapy_sessions:attendance_export"),
+            {"start": day.isoformat(), "end": day.isoformat(), "report": "sessions"},
+        )
+        body = b"".join(response.streaming_content)
+    assert any(q["sql"].startswith("COPY (") for q in ctx.captured_queries)
+    writer = csv.writer(_Echo())
+    expected = (
+        writer.writerow(
+            [
+                "date",
+                "record_number",
+                "session_kind",
+                "modality",
+                "facilitator",
+                "scheduled_minutes",
+                "attended_minutes",
+                "status",
+            ]
+        )
+        + writer.writerow(
+            [
+                day.isoformat(),
+                p.record_number,
+                "Group",
+                "In person",
+                'Pat "PJ" O\'Neil, LCSW; Sam\nLee',
+                180,
+                150,
+                "late",
+            ]
+        )
+        + writer.writerow(
+            [day.isoformat(), p.record_number, "Group", "In person", "", 60, 0]
+            + ["unmarked"]
+        )
+    )
+    assert body.decode() == expected
+    assert body.endswith(b"\r\n") and b'"Pat ""PJ"" O\'Neil, LCSW; Sam\nLee"' in body
+
+    response = client.get(
+        reverse("therapy_sessions:attendance_export"),
+        {"start": day.isoformat(), "end": day.isoformat(), "report": "daily"},
+    )
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines(keepends=True)[1] == writer.writerow(
+        [day.isoformat(), p.record_number, "Ames, Jr.", "Jordan", 2, 1, 150, "no"]
+    )
+
+
+def test_csv_with_no_sessions_is_the_header_alone(client_for, staff_user):
+    day = clinic_today() - 400 * DAY
+    response = client_for(staff_user).get(
+        reverse("therapy_sessions:attendance_export"),
+        {"start": day.isoformat(), "end": day.isoformat(), "report": "sessions"},
+    )
+    body = b"".join(response.streaming_content)
+    assert body == (
+        b"date,record_number,session_kind,modality,facilitator,"
+        b"scheduled_minutes,attended_minutes,status\r\n"
+    )
