@@ -267,6 +267,13 @@ LIMIT %(limit)s
 """
 
 
+def _rows(sql, params):
+    """The rows of a plain-SQL read."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _patient_daily_minutes(*, patient, start_day, end_day):
     """{local day: attended minutes} of one patient for days start_day..end_day
     (one query)."""
