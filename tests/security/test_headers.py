@@ -43,8 +43,8 @@ def test_login_page_carries_the_policy_too(client):
 def test_htmx_is_told_not_to_inject_inline_styles(client_for, users):
     html = client_for(users["staff"]).get("/dashboard/staff/").content.decode()
     assert (
-        '<meta name="htmx-config" content=\'{"includeIndicatorStyles": false}\'>'
-        in html
+        '<meta name="htmx-config" content=\'{"includeIndicatorStyles": false, '
+        '"defaultSettleDelay": 0}\'>' in html
     )
 
 
