@@ -2,13 +2,26 @@
 
 import datetime
 import re
+from typing import NamedTuple
 
-from django.db.models import Count, Prefetch, Q
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, NullIf, TruncDate
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import CLINICAL
-from core.timeutil import clinic_today, day_bounds, local, week_start
+from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_start
 from patients.models import Patient
 from sessions.models import (
     CalendarFeed,
@@ -58,59 +71,200 @@ def _sessions_base():
     )
 
 
-def sessions_between(*, start, end, room=None, facilitator=None, patient=None):
-    qs = _sessions_base().filter(start__lt=end, end__gt=start)
-    if room is not None:
-        qs = qs.filter(room=room)
-    if facilitator is not None:
-        qs = qs.filter(facilitator_links__user=facilitator)
-    if patient is not None:
-        qs = qs.filter(participants__patient=patient)
+# The whole clinic's week is shown as a grid up to this many sessions; above it,
+# one day at a time (day tabs within the week), so that the page stays readable and
+# fast at a large clinic. A room's, a facilitator's or a patient's week is small by
+# nature (nobody is in two places at once) and is always shown whole.
+WHOLE_CLINIC_WEEK_LIMIT = 120
+
+
+def _calendar_sessions():
+    """Sessions with what a calendar tile shows, in one query: room and topic joined,
+    the facilitators' names and the patient count as subqueries."""
+    names = (
+        SessionFacilitator.objects.filter(session=OuterRef("pk"))
+        .order_by("id")
+        .values(
+            name=Coalesce(
+                NullIf("user__full_name", Value("")),
+                "user__email",
+                output_field=CharField(),
+            )
+        )
+    )
+    patients = (
+        Participant.objects.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return (
+        TherapySession.objects.select_related("room", "topic")
+        .defer("telehealth_url", "cancel_reason", "created_at", "updated_at")
+        .annotate(
+            facilitator_names=ArraySubquery(names),
+            patient_count=Coalesce(Subquery(patients), 0),
+        )
+        .order_by("start", "id")
+    )
+
+
+def sessions_between(*, start, end, room_id=None, facilitator_id=None, patient_id=None):
+    """The sessions starting in [start, end), optionally of one room, facilitator
+    or patient (by id)."""
+    qs = _calendar_sessions().filter(start__gte=start, start__lt=end)
+    if room_id is not None:
+        qs = qs.filter(room_id=room_id)
+    if facilitator_id is not None:
+        # The link's copy of the start narrows the join on its own side.
+        qs = qs.filter(
+            facilitator_links__user_id=facilitator_id,
+            facilitator_links__start__gte=start,
+            facilitator_links__start__lt=end,
+        )
+    if patient_id is not None:
+        qs = qs.filter(participants__patient_id=patient_id)
     return qs
 
 
-def calendar_week(*, monday, room=None, facilitator=None, patient=None):
-    """The seven days of a week with their sessions (3 queries)."""
+def _week_day_counts(*, start, end):
+    """{local date: number of sessions starting that day} for the whole clinic."""
+    rows = (
+        TherapySession.objects.filter(start__gte=start, start__lt=end)
+        .annotate(day=TruncDate("start", tzinfo=clinic_zone()))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["day"]: row["n"] for row in rows}
+
+
+def calendar_week(
+    *, monday, room_id=None, facilitator_id=None, patient_id=None, day=None
+):
+    """The seven days of a week with their sessions: one query for a room's, a
+    facilitator's or a patient's week; two for the whole clinic (the day counts,
+    then the week, or only `day` when the week is too full to read as a grid)."""
     start = day_bounds(monday)[0]
     end = day_bounds(monday + datetime.timedelta(days=6))[1]
+    dates = [monday + datetime.timedelta(days=offset) for offset in range(7)]
+    today = clinic_today()
+    whole_clinic = room_id is None and facilitator_id is None and patient_id is None
+    counts = _week_day_counts(start=start, end=end) if whole_clinic else None
+    one_day = None
+    if counts is not None and sum(counts.values()) > WHOLE_CLINIC_WEEK_LIMIT:
+        if day in dates:
+            one_day = day
+        elif today in dates:
+            one_day = today
+        else:
+            one_day = next((d for d in dates if counts.get(d)), monday)
+        start, end = day_bounds(one_day)
     sessions = list(
         sessions_between(
-            start=start, end=end, room=room, facilitator=facilitator, patient=patient
+            start=start,
+            end=end,
+            room_id=room_id,
+            facilitator_id=facilitator_id,
+            patient_id=patient_id,
         )
     )
-    today = clinic_today()
-    days = []
-    for offset in range(7):
-        day = monday + datetime.timedelta(days=offset)
-        days.append(
-            {
-                "date": day,
-                "today": day == today,
-                "sessions": [s for s in sessions if local(s.start).date() == day],
-            }
-        )
+    by_day = {d: [] for d in dates}
+    for s in sessions:
+        by_day.setdefault(local(s.start).date(), []).append(s)
+    days = [
+        {
+            "date": d,
+            "iso": d.isoformat(),
+            # Written here, not with the template's date filter (a tenth of the
+            # page's time for 14 labels); English, as the rest of the product.
+            "label": f"{d:%a %b} {d.day}",
+            "long": f"{d:%A, %B} {d.day}",
+            "weekday": d.isoweekday() % 7,  # as the series form takes it: Sunday 0
+            "today": d == today,
+            "sessions": by_day[d],
+            "count": counts.get(d, 0) if counts is not None else len(by_day[d]),
+        }
+        for d in dates
+    ]
     return {
         "monday": monday,
         "days": days,
+        # The one day shown (a dict of `days`), when the whole clinic's week is split.
+        "day": next((d for d in days if d["date"] == one_day), None),
         "week": iso_week(monday),
         "prev_week": iso_week(monday - datetime.timedelta(days=7)),
         "next_week": iso_week(monday + datetime.timedelta(days=7)),
         "this_week": iso_week(week_start(today)),
-        "session_count": len(sessions),
+        "session_count": (
+            sum(counts.values()) if one_day is not None else len(sessions)
+        ),
     }
+
+
+class Choice(NamedTuple):
+    """A room or a person to choose on the calendar."""
+
+    pk: int
+    name: str
 
 
 def calendar_filter_options():
-    """Rooms, facilitators and admitted patients for the calendar filter (3 queries)."""
+    """Active rooms and the clinic's facilitators, (id, name) each, by name, for the
+    calendar's controls (2 queries)."""
+    rooms = Room.objects.filter(active=True).values_list("id", "name")
+    people = facilitator_choices().values_list("id", "full_name", "email")
     return {
-        "rooms": list(Room.objects.filter(active=True)),
-        "facilitators": list(facilitator_choices()),
-        "patients": list(
-            Patient.objects.filter(status=Patient.Status.ADMITTED).only(
-                "id", "first_name", "last_name", "record_number"
-            )
-        ),
+        "rooms": [Choice(pk, name) for pk, name in rooms],
+        "facilitators": [Choice(pk, name or email) for pk, name, email in people],
     }
+
+
+def user_facilitates(user):
+    """Whether `user` runs sessions (one in the last 90 days or booked ahead): their
+    calendar then opens on their own sessions (1 query)."""
+    since = timezone.now() - datetime.timedelta(days=90)
+    return SessionFacilitator.objects.filter(user=user, end__gte=since).exists()
+
+
+def calendar_patient(pk):
+    """The patient whose week the calendar shows (any status: a discharged patient
+    still has a past schedule), or None."""
+    return (
+        Patient.objects.filter(pk=pk)
+        .only("id", "first_name", "last_name", "preferred_name", "record_number")
+        .first()
+    )
+
+
+PATIENT_MATCHES = 20
+
+
+def calendar_patient_matches(text, *, limit=PATIENT_MATCHES):
+    """Patients whose name or record number matches `text`, admitted first, at most
+    `limit` + 1 (so the page can say there are more) in one query."""
+    words = (text or "").split()
+    if not words:
+        return []
+    match = Q()
+    for word in words:
+        match &= (
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(preferred_name__icontains=word)
+            | Q(record_number__icontains=word)
+        )
+    admitted_first = Case(
+        When(status=Patient.Status.ADMITTED, then=Value(0)), default=Value(1)
+    )
+    return list(
+        Patient.objects.filter(match)
+        .only(
+            "id", "first_name", "last_name", "preferred_name", "record_number", "status"
+        )
+        .order_by(admitted_first, "last_name", "first_name", "id")[: limit + 1]
+    )
 
 
 def facilitator_choices():

@@ -42,42 +42,113 @@ def _form_error(form, exc):
         form.add_error(None, message)
 
 
+# The session key of the calendar view a user saw last (the ids of a room and/or a
+# facilitator; {} for the whole clinic), so that opening the calendar again gives
+# them their usual view. A patient's week is a look-up and is not remembered.
+CALENDAR_VIEW = "calendar_view"
+
+
+def _date(value):
+    try:
+        return datetime.date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
+def _last_view(request, rooms, people):
+    """The room and facilitator of the view this user saw last; the first time, their
+    own sessions if they facilitate any, the whole clinic if not."""
+    last = request.session.get(CALENDAR_VIEW)
+    if isinstance(last, dict):
+        room = rooms.get(last.get("room"))
+        facilitator = people.get(last.get("facilitator"))
+        if room or facilitator or not last:
+            return room, facilitator
+    # Nothing seen yet (or the room or person seen last is gone).
+    me = people[request.user.pk]
+    return None, me if selectors.user_facilitates(request.user) else None
+
+
+def _calendar_scope(request, options):
+    """Whose sessions the calendar shows: the room, facilitator or patient in the
+    URL, "My sessions" (show=mine) or the whole clinic (show=all); with none of
+    these, the view this user saw last."""
+    get = request.GET
+    rooms = {r.pk: r for r in options["rooms"]}
+    people = {u.pk: u for u in options["facilitators"]}
+    me = people.setdefault(
+        request.user.pk,
+        selectors.Choice(request.user.pk, request.user.full_name or request.user.email),
+    )
+    room = rooms.get(_int(get.get("room")))
+    facilitator = people.get(_int(get.get("facilitator")))
+    patient_pk = _int(get.get("patient"))
+    patient = selectors.calendar_patient(patient_pk) if patient_pk else None
+    find = (get.get("find") or "").strip()[:100]
+    matches = selectors.calendar_patient_matches(find) if find else []
+    if patient is None and len(matches) == 1:
+        patient, matches, find = matches[0], [], ""
+    if not (room or facilitator or patient):
+        # A patient search that found no one, or several, keeps the last view.
+        show = None if find else get.get("show")
+        if show == "mine":
+            facilitator = me
+        elif show != "all":
+            room, facilitator = _last_view(request, rooms, people)
+    if patient is None:
+        seen = {"room": room and room.pk, "facilitator": facilitator and facilitator.pk}
+        seen = {k: v for k, v in seen.items() if v}
+        if request.session.get(CALENDAR_VIEW) != seen:
+            request.session[CALENDAR_VIEW] = seen
+    mine = facilitator == me and not (room or patient)
+    whole_clinic = not (room or facilitator or patient)
+    if mine or whole_clinic:
+        query = {"show": "mine" if mine else "all"}
+    else:
+        query = {
+            "room": room and room.pk,
+            "facilitator": facilitator and facilitator.pk,
+            "patient": patient and patient.pk,
+        }
+    return {
+        "room": room,
+        "facilitator": facilitator,
+        "patient": patient,
+        "mine": mine,
+        "whole_clinic": whole_clinic,
+        "find": find,
+        "matches": matches[: selectors.PATIENT_MATCHES],
+        "more_matches": len(matches) > selectors.PATIENT_MATCHES,
+        "filter_query": "".join(f"&{k}={v}" for k, v in query.items() if v),
+    }
+
+
 @require_role(*CLINICAL)
 @require_GET
 def calendar(request):
-    """The week calendar: whole clinic, or one room, facilitator or patient."""
+    """The week calendar: the user's own sessions, a room's, a facilitator's, a
+    patient's, or the whole clinic's (one day at a time when the week is full)."""
     monday, valid = selectors.parse_week(request.GET.get("week"))
     options = selectors.calendar_filter_options()
-    room = next(
-        (r for r in options["rooms"] if r.pk == _int(request.GET.get("room"))), None
-    )
-    facilitator = next(
-        (
-            u
-            for u in options["facilitators"]
-            if u.pk == _int(request.GET.get("facilitator"))
-        ),
-        None,
-    )
-    patient_pk = _int(request.GET.get("patient"))
-    patient = next((p for p in options["patients"] if p.pk == patient_pk), None)
-    if patient is None and patient_pk:
-        # A patient no longer admitted still has a (past) schedule to show.
-        patient = Patient.objects.filter(pk=patient_pk).first()
+    scope = _calendar_scope(request, options)
     context = selectors.calendar_week(
-        monday=monday, room=room, facilitator=facilitator, patient=patient
+        monday=monday,
+        room_id=scope["room"] and scope["room"].pk,
+        facilitator_id=scope["facilitator"] and scope["facilitator"].pk,
+        patient_id=scope["patient"] and scope["patient"].pk,
+        day=_date(request.GET.get("day")),
     )
-    filters = {
-        key: request.GET[key]
-        for key in ("room", "facilitator", "patient")
-        if request.GET.get(key)
-    }
     context.update(
-        options,
-        room=room,
-        facilitator=facilitator,
-        patient=patient,
-        filter_query="".join(f"&{k}={v}" for k, v in filters.items()),
+        scope,
+        filter_form=forms.CalendarFilterForm(
+            rooms=options["rooms"],
+            facilitators=options["facilitators"],
+            initial={
+                "room": scope["room"] and scope["room"].pk,
+                "facilitator": scope["facilitator"] and scope["facilitator"].pk,
+                "find": scope["find"],
+            },
+        ),
         week_invalid=not valid,
         can_edit=has_role(request.user, *FRONT_DESK),
     )
