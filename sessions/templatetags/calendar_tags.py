@@ -24,11 +24,9 @@ def _detail_url(context, pk):
     return cache["calendar_detail_url"].replace(str(_PK), str(pk))
 
 
-@register.simple_tag(takes_context=True)
-def session_tile(context, s):
+def _tile(s, url, zone):
     """One session as a link: time, label (and topic), room or telehealth, the
     facilitators, a group's places taken, and whether it was cancelled."""
-    zone = clinic_zone()
     cancelled = s.status == "cancelled"
     label = s.label
     if s.title and s.topic_id:
@@ -43,11 +41,20 @@ def session_tile(context, s):
         line += f" · {s.patient_count}/{s.capacity}"
     if cancelled:
         line += " · cancelled"
-    html = (
+    return (
         f'<a class="event {escape(s.kind)}{" cancelled" if cancelled else ""}" '
-        f'href="{escape(_detail_url(context, s.pk))}">'
+        f'href="{escape(url)}">'
         f"<strong>{s.start.astimezone(zone):%H:%M}–{s.end.astimezone(zone):%H:%M}"
         f"</strong> {escape(label)}<br>"
         f'<span class="small">{escape(line)}</span></a>'
     )
-    return mark_safe(html)  # noqa: S308 (every value is escaped above)
+
+
+@register.simple_tag(takes_context=True)
+def session_tiles(context, sessions):
+    """A day's sessions as tiles, or "No sessions"."""
+    if not sessions:
+        return mark_safe('<p class="muted small">No sessions</p>')
+    zone = clinic_zone()
+    html = "\n".join(_tile(s, _detail_url(context, s.pk), zone) for s in sessions)
+    return mark_safe(html)  # noqa: S308 (every value is escaped in _tile)

@@ -308,6 +308,44 @@ def test_a_full_clinic_week_shows_one_day_at_a_time_with_every_day_reachable(
     assert "Mon 8" in narrow.content.decode() and "Tue 9" in narrow.content.decode()
 
 
+def test_a_session_tile_shows_time_facilitators_places_and_status(
+    client_for, staff_user
+):
+    monday = datetime.date.fromisocalendar(2027, 10, 1)
+    group = _session_at(
+        make_local(monday, datetime.time(9)),
+        "Morning <b>group</b>",
+        staff_user,
+        room=RoomFactory(name="Dune Room"),
+        capacity=8,
+    )
+    facilitate(group, staff(full_name="Olga Other"))
+    enrol(group, AdmittedPatientFactory(), AdmittedPatientFactory())
+    start = make_local(monday, datetime.time(14))
+    call = facilitate(
+        SessionFactory(
+            kind=Kind.INDIVIDUAL,
+            capacity=1,
+            topic=None,
+            room=None,
+            modality=Modality.TELEHEALTH,
+            telehealth_url="https://video.example/abc",
+            start=start,
+            end=start + datetime.timedelta(minutes=50),
+        ),
+        staff_user,
+    )
+    svc.session_cancel(session=call, reason="Patient ill", actor=staff_user)
+    body = client_for(staff_user).get("/sessions/?show=mine&week=2027-W10")
+    body = body.content.decode()
+    assert "<strong>09:00–10:00</strong> Morning &lt;b&gt;group&lt;/b&gt;: " in body
+    assert "Dune Room · Sam Staff, Olga Other · 2/8" in body
+    assert f'href="/sessions/{group.pk}/"' in body
+    assert '<a class="event individual cancelled"' in body
+    assert "<strong>14:00–14:50</strong> Individual session<br>" in body
+    assert "Telehealth · Sam Staff · cancelled" in body
+
+
 def test_a_quiet_clinic_week_is_shown_whole(client_for, staff_user):
     monday = datetime.date.fromisocalendar(2027, 10, 1)
     _session_at(make_local(monday, datetime.time(9)), "Mon 9", staff())
@@ -455,14 +493,14 @@ def test_week_calendar_costs_a_fixed_number_of_queries(
     monday = datetime.date.fromisocalendar(2027, 10, 1)
     _fill_week(25, monday)
     client.get("/sessions/")  # warm the session/user caches of the test client
-    # session, user, groups (role), rooms, facilitators, the whole clinic's day
-    # counts, sessions (with their facilitators and patient counts).
-    with django_assert_num_queries(7):
+    # session, user, groups (role), rooms and facilitators (one query), the
+    # whole clinic's day counts, sessions (with their facilitators and counts).
+    with django_assert_num_queries(6):
         client.get(f"/sessions/?week={iso_week(monday)}")
     # A facilitator's week needs no day counts (the first request of a new view
     # also saves it in the session).
     client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
 
 
