@@ -407,6 +407,8 @@ def test_a_patient_not_admitted_has_a_week_too(client_for, staff_user):
         "room=999999",
         "facilitator=-1",
         "patient=999999",
+        "patient=99999999999999999999999",
+        "room=99999999999999999999999&facilitator=99999999999999999999999",
         "show=everything",
         "day=2026-02-30",
         "find=" + "x" * 500,
