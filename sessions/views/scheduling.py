@@ -80,16 +80,19 @@ def _calendar_scope(request, options):
         request.user.pk,
         selectors.Choice(request.user.pk, request.user.full_name or request.user.email),
     )
-    room = rooms.get(_int(get.get("room")))
-    facilitator = people.get(_int(get.get("facilitator")))
-    patient_pk = _int(get.get("patient"))
-    patient = selectors.calendar_patient(patient_pk) if patient_pk else None
     find = (get.get("find") or "").strip()[:100]
     matches = selectors.calendar_patient_matches(find) if find else []
-    if patient is None and len(matches) == 1:
+    room = facilitator = patient = None
+    if len(matches) == 1:
+        # A patient found by name: their whole week, whatever the selects said.
         patient, matches, find = matches[0], [], ""
+    elif not find:
+        room = rooms.get(_int(get.get("room")))
+        facilitator = people.get(_int(get.get("facilitator")))
+        patient_pk = _int(get.get("patient"))
+        patient = selectors.calendar_patient(patient_pk) if patient_pk else None
     if not (room or facilitator or patient):
-        # A patient search that found no one, or several, keeps the last view.
+        # A search that found no one, or several, keeps the last view.
         show = None if find else get.get("show")
         if show == "mine":
             facilitator = me
@@ -138,6 +141,9 @@ def calendar(request):
         patient_id=scope["patient"] and scope["patient"].pk,
         day=_date(request.GET.get("day")),
     )
+    # "My sessions" is a tab, not the facilitator select: a room chosen from there
+    # shows the room's week, not the user's sessions in that room.
+    chosen = None if scope["mine"] else scope["facilitator"]
     context.update(
         scope,
         filter_form=forms.CalendarFilterForm(
@@ -145,7 +151,7 @@ def calendar(request):
             facilitators=options["facilitators"],
             initial={
                 "room": scope["room"] and scope["room"].pk,
-                "facilitator": scope["facilitator"] and scope["facilitator"].pk,
+                "facilitator": chosen and chosen.pk,
                 "find": scope["find"],
             },
         ),

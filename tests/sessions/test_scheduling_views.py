@@ -254,6 +254,36 @@ def test_the_calendar_remembers_the_last_view_chosen(client_for, staff_user):
     assert client.get("/sessions/").context["mine"]
 
 
+def test_choosing_a_room_from_my_sessions_shows_the_rooms_week(client_for, staff_user):
+    room = RoomFactory(name="Harbor Room")
+    _session_at(_this_week_at(0, 9), "Mine elsewhere", staff_user)
+    _session_at(_this_week_at(0, 13), "Theirs in Harbor", staff(), room=room)
+    client = client_for(staff_user)
+    body = client.get("/sessions/?show=mine").content.decode()
+    # The facilitator select does not carry "me" along into the next choice.
+    assert f'<option value="{staff_user.pk}" selected>' not in body
+    assert '<option value="" selected>Everyone</option>' in body
+    # What the form sends when a room is picked there.
+    body = client.get(
+        f"/sessions/?show=all&room={room.pk}&facilitator=&find="
+    ).content.decode()
+    assert "Theirs in Harbor" in body and "Mine elsewhere" not in body
+
+
+def test_a_patient_found_by_name_shows_their_whole_week_whatever_the_selects(
+    client_for, staff_user
+):
+    room = RoomFactory()
+    ann = AdmittedPatientFactory(first_name="Ann", last_name="Lee")
+    enrol(_session_at(_this_week_at(1, 9), "Ann elsewhere", staff()), ann)
+    response = client_for(staff_user).get(
+        f"/sessions/?show=all&room={room.pk}&facilitator={staff_user.pk}&find=ann+lee"
+    )
+    assert response.context["patient"] == ann
+    assert response.context["room"] is None
+    assert "Ann elsewhere" in response.content.decode()
+
+
 def test_the_remembered_view_is_per_login(client_for, staff_user):
     _session_at(_this_week_at(0, 9), "Mine", staff_user)
     client = client_for(staff_user)
