@@ -321,6 +321,11 @@ class AgendaForm(forms.Form):
     )
 
 
+def _value(value):
+    """An option's value for HTML: ids (the common case) need no escaping."""
+    return str(value) if isinstance(value, int) else escape(str(value))
+
+
 class ListSelect(forms.Select):
     """A select of a long flat list (every room, every facilitator of a large clinic)
     given as `options` (value, label) pairs and written in one pass: the same markup
@@ -329,11 +334,11 @@ class ListSelect(forms.Select):
     options = ()
 
     def render(self, name, value, attrs=None, renderer=None):
-        chosen = "" if value is None else str(value)
+        chosen = "" if value is None else _value(value)
         options = "".join(
-            f'<option value="{escape(str(v))}"'
-            f"{' selected' if str(v) == chosen else ''}>{escape(str(label))}</option>"
-            for v, label in self.options
+            f'<option value="{v}"{" selected" if v == chosen else ""}>'
+            f"{escape(str(label))}</option>"
+            for v, label in ((_value(v), label) for v, label in self.options)
         )
         attrs = flatatt(self.build_attrs(self.attrs, attrs))  # escapes the values
         html = f'<select name="{escape(name)}"{attrs}>{options}</select>'
