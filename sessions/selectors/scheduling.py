@@ -222,22 +222,22 @@ class Choice(NamedTuple):
     name: str
 
 
-# The calendar's two choice lists in one round trip: active rooms by name (list 0),
-# then the clinic's active staff, doctors and administrators by name (list 1; the
-# people facilitator_choices() gives). Plain SQL: the ORM took longer to build
-# these two small queries than PostgreSQL takes to answer them.
+# The calendar's two choice lists in one round trip: active rooms (list 0), then
+# the clinic's active staff, doctors and administrators (list 1; the people
+# facilitator_choices() gives). Plain SQL: the ORM took longer to build these two
+# small queries than PostgreSQL takes to answer them.
 _CHOICES_SQL = """
-SELECT 0, r.id, r.name, r.name
+SELECT 0, r.id, r.name
   FROM therapy_sessions_room r
  WHERE r.active
 UNION ALL
-SELECT 1, u.id, COALESCE(NULLIF(u.full_name, ''), u.email), u.full_name
+SELECT 1, u.id, COALESCE(NULLIF(u.full_name, ''), u.email)
   FROM accounts_user u
  WHERE u.is_active
-   AND EXISTS (SELECT 1 FROM accounts_user_groups ug
-                 JOIN auth_group g ON g.id = ug.group_id
-                WHERE ug.user_id = u.id AND g.name = ANY(%s))
- ORDER BY 1, 4, 3
+   AND u.id IN (SELECT ug.user_id
+                  FROM accounts_user_groups ug
+                  JOIN auth_group g ON g.id = ug.group_id
+                 WHERE g.name = ANY(%s))
 """
 
 
@@ -247,8 +247,10 @@ def calendar_filter_options():
     options = {"rooms": [], "facilitators": []}
     with connection.cursor() as cursor:
         cursor.execute(_CHOICES_SQL, [list(CLINICAL)])
-        for kind, pk, name, _sort in cursor.fetchall():
+        for kind, pk, name in cursor.fetchall():
             options["facilitators" if kind else "rooms"].append(Choice(pk, name))
+    for choices in options.values():
+        choices.sort(key=lambda c: (c.name.casefold(), c.pk))
     return options
 
 
