@@ -94,3 +94,32 @@ def test_counselor_opens_on_own_week_widens_and_is_remembered(page, staff_user):
     tabs.get_by_role("link", name="My sessions").click()
     expect(heading).to_have_text("Schedule: my sessions")
     assert violations == []
+
+
+@pytest.mark.browser
+def test_a_full_clinic_week_is_read_one_day_at_a_time(page, staff_user, monkeypatch):
+    from sessions.selectors import scheduling as selectors
+
+    monkeypatch.setattr(selectors, "WHOLE_CLINIC_WEEK_LIMIT", 2)
+    monday = datetime.date.fromisocalendar(2027, 10, 1)
+    tuesday = monday + datetime.timedelta(days=1)
+    other = staff()
+    _session(monday, 9, "Monday intake", other)
+    _session(monday, 13, "Monday group", other)
+    _session(tuesday, 9, "Tuesday group", other)
+
+    browser_login(page, staff_user.email)
+    page.goto("/sessions/?show=all&week=2027-W10")
+    week = page.locator("#week-view")
+    days = page.get_by_role("navigation", name="Days of the week")
+    expect(days.get_by_role("link", name="Mon Mar 8 (2 sessions)")).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(week).to_contain_text("Monday intake")
+    expect(week).not_to_contain_text("Tuesday group")
+    page.evaluate("window.calendarMarker = 1")
+    days.get_by_role("link", name="Tue Mar 9 (1 session)").click()
+    expect(week).to_contain_text("Tuesday group")
+    expect(week).not_to_contain_text("Monday intake")
+    assert page.evaluate("window.calendarMarker") == 1
+    assert "day=2027-03-09" in page.url
