@@ -86,9 +86,9 @@ WHOLE_CLINIC_WEEK_LIMIT = 120
 # itself (inside another query the outer table would be renamed).
 _TILE_COLUMNS = {
     "facilitator_names": RawSQL(  # noqa: S611 (constant SQL, no parameters)
-        "ARRAY(SELECT COALESCE(NULLIF(u.full_name, ''), u.email)"
+        "ARRAY(SELECT (SELECT COALESCE(NULLIF(u.full_name, ''), u.email)"
+        "                FROM accounts_user u WHERE u.id = f.user_id)"
         " FROM therapy_sessions_sessionfacilitator f"
-        " JOIN accounts_user u ON u.id = f.user_id"
         " WHERE f.session_id = therapy_sessions_therapysession.id ORDER BY f.id)",
         (),
         output_field=ArrayField(CharField()),
