@@ -4,19 +4,15 @@ import datetime
 import re
 from typing import NamedTuple
 
-from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
     Case,
-    CharField,
     Count,
-    IntegerField,
     Prefetch,
     Q,
     Value,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -28,6 +24,7 @@ from sessions.models import (
     CalendarFeed,
     FamilyMember,
     Participant,
+    Room,
     SessionFacilitator,
     SessionSeries,
     TherapySession,
@@ -78,66 +75,56 @@ def _sessions_base():
 WHOLE_CLINIC_WEEK_LIMIT = 120
 
 
-# What a calendar tile shows besides the session's own row: the facilitators' names
-# (in the order they were added) and the number of patients, as two correlated
-# subqueries on the outer sessions row. Written as constant SQL: the ORM's version
-# of the same two subqueries cost more to build in Python than the whole query
-# takes in PostgreSQL. Only for a query whose base table is the sessions table
-# itself (inside another query the outer table would be renamed).
-_TILE_COLUMNS = {
-    "facilitator_names": RawSQL(  # noqa: S611 (constant SQL, no parameters)
-        "ARRAY(SELECT (SELECT COALESCE(NULLIF(u.full_name, ''), u.email)"
-        "                FROM accounts_user u WHERE u.id = f.user_id)"
-        " FROM therapy_sessions_sessionfacilitator f"
-        " WHERE f.session_id = therapy_sessions_therapysession.id ORDER BY f.id)",
-        (),
-        output_field=ArrayField(CharField()),
-    ),
-    "patient_count": RawSQL(  # noqa: S611 (constant SQL, no parameters)
-        "(SELECT COUNT(*) FROM therapy_sessions_participant p"
-        " WHERE p.session_id = therapy_sessions_therapysession.id)",
-        (),
-        output_field=IntegerField(),
-    ),
-}
-
-
-def _calendar_sessions():
-    """Sessions with what a calendar tile shows, in one query: room and topic
-    joined, the facilitators' names and the patient count."""
-    return (
-        TherapySession.objects.select_related("room", "topic")
-        .only(
-            "kind",
-            "title",
-            "start",
-            "end",
-            "status",
-            "capacity",
-            "room__name",
-            "topic__name",
-        )
-        .annotate(**_TILE_COLUMNS)
-        .order_by("start", "id")
-    )
+# A calendar tile's session: its own columns, the names of its room and topic, its
+# facilitators' names (in the order they were added) and its number of patients.
+# Written as SQL: built with the ORM (select_related, two correlated subqueries)
+# the query cost more Python than PostgreSQL takes to answer it, and it is the
+# calendar's main read. Only constant fragments are joined; values are parameters.
+_SESSIONS_SQL = """
+SELECT s.id, s.kind, s.title, s.topic_id, s.start, s."end", s.status, s.capacity,
+       s.room_id, r.name AS room_name, t.name AS topic_name,
+       ARRAY(SELECT (SELECT COALESCE(NULLIF(u.full_name, ''), u.email)
+                       FROM accounts_user u WHERE u.id = f.user_id)
+               FROM therapy_sessions_sessionfacilitator f
+              WHERE f.session_id = s.id ORDER BY f.id) AS facilitator_names,
+       (SELECT COUNT(*) FROM therapy_sessions_participant p
+         WHERE p.session_id = s.id) AS patient_count
+  FROM therapy_sessions_therapysession s
+  LEFT JOIN therapy_sessions_room r ON r.id = s.room_id
+  LEFT JOIN therapy_sessions_topic t ON t.id = s.topic_id
+ WHERE s.start >= %s AND s.start < %s"""
+_IN_ROOM = " AND s.room_id = %s"
+# The link's own copy of the start narrows the facilitator's sessions on its side.
+_WITH_FACILITATOR = (
+    " AND s.id IN (SELECT l.session_id FROM therapy_sessions_sessionfacilitator l"
+    " WHERE l.user_id = %s AND l.start >= %s AND l.start < %s)"
+)
+_WITH_PATIENT = (
+    " AND s.id IN (SELECT p.session_id FROM therapy_sessions_participant p"
+    " WHERE p.patient_id = %s)"
+)
+_IN_ORDER = " ORDER BY s.start, s.id"
 
 
 def sessions_between(*, start, end, room_id=None, facilitator_id=None, patient_id=None):
     """The sessions starting in [start, end), optionally of one room, facilitator
-    or patient (by id)."""
-    qs = _calendar_sessions().filter(start__gte=start, start__lt=end)
+    or patient (by id), with what a calendar tile shows (1 query). The room and
+    topic are attached as unsaved instances holding their names, so that `label`
+    and `room.name` read no further rows."""
+    sql, params = _SESSIONS_SQL, [start, end]
     if room_id is not None:
-        qs = qs.filter(room_id=room_id)
+        sql, params = sql + _IN_ROOM, [*params, room_id]
     if facilitator_id is not None:
-        # The link's copy of the start narrows the join on its own side.
-        qs = qs.filter(
-            facilitator_links__user_id=facilitator_id,
-            facilitator_links__start__gte=start,
-            facilitator_links__start__lt=end,
-        )
+        sql, params = sql + _WITH_FACILITATOR, [*params, facilitator_id, start, end]
     if patient_id is not None:
-        qs = qs.filter(participants__patient_id=patient_id)
-    return qs
+        sql, params = sql + _WITH_PATIENT, [*params, patient_id]
+    sessions = list(TherapySession.objects.raw(sql + _IN_ORDER, params))
+    for s in sessions:
+        if s.room_id is not None:
+            s.room = Room(id=s.room_id, name=s.room_name)
+        if s.topic_id is not None:
+            s.topic = Topic(id=s.topic_id, name=s.topic_name)
+    return sessions
 
 
 def _week_day_counts(*, start, end):
