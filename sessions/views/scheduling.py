@@ -55,31 +55,51 @@ def _date(value):
         return None
 
 
-def _last_view(request, rooms, people):
+class _Choices:
+    """The calendar's rooms and facilitators, read from the database only when a
+    view needs them (a room or someone else's week, or the selects shown): the
+    user's own week and the whole clinic's need neither."""
+
+    def __init__(self, me):
+        self.me = me
+        self.options = None
+
+    def load(self):
+        if self.options is None:
+            self.options = selectors.calendar_filter_options()
+            self.rooms = {r.pk: r for r in self.options["rooms"]}
+            self.people = {u.pk: u for u in self.options["facilitators"]}
+            self.people.setdefault(self.me.pk, self.me)
+        return self
+
+    def room(self, pk):
+        return self.load().rooms.get(pk) if pk else None
+
+    def person(self, pk):
+        if pk == self.me.pk:
+            return self.me
+        return self.load().people.get(pk) if pk else None
+
+
+def _last_view(request, choices):
     """The room and facilitator of the view this user saw last; the first time, their
     own sessions if they facilitate any, the whole clinic if not."""
     last = request.session.get(CALENDAR_VIEW)
     if isinstance(last, dict):
-        room = rooms.get(last.get("room"))
-        facilitator = people.get(last.get("facilitator"))
+        room = choices.room(last.get("room"))
+        facilitator = choices.person(last.get("facilitator"))
         if room or facilitator or not last:
             return room, facilitator
     # Nothing seen yet (or the room or person seen last is gone).
-    me = people[request.user.pk]
-    return None, me if selectors.user_facilitates(request.user) else None
+    return None, choices.me if selectors.user_facilitates(request.user) else None
 
 
-def _calendar_scope(request, options):
+def _calendar_scope(request, choices):
     """Whose sessions the calendar shows: the room, facilitator or patient in the
     URL, "My sessions" (show=mine) or the whole clinic (show=all); with none of
     these, the view this user saw last."""
     get = request.GET
-    rooms = {r.pk: r for r in options["rooms"]}
-    people = {u.pk: u for u in options["facilitators"]}
-    me = people.setdefault(
-        request.user.pk,
-        selectors.Choice(request.user.pk, request.user.full_name or request.user.email),
-    )
+    me = choices.me
     find = (get.get("find") or "").strip()[:100]
     matches = selectors.calendar_patient_matches(find) if find else []
     room = facilitator = patient = None
@@ -87,8 +107,8 @@ def _calendar_scope(request, options):
         # A patient found by name: their whole week, whatever the selects said.
         patient, matches, find = matches[0], [], ""
     elif not find:
-        room = rooms.get(_int(get.get("room")))
-        facilitator = people.get(_int(get.get("facilitator")))
+        room = choices.room(_int(get.get("room")))
+        facilitator = choices.person(_int(get.get("facilitator")))
         patient_pk = _int(get.get("patient"))
         patient = selectors.calendar_patient(patient_pk) if patient_pk else None
     if not (room or facilitator or patient):
@@ -97,7 +117,7 @@ def _calendar_scope(request, options):
         if show == "mine":
             facilitator = me
         elif show != "all":
-            room, facilitator = _last_view(request, rooms, people)
+            room, facilitator = _last_view(request, choices)
     if patient is None:
         seen = {"room": room and room.pk, "facilitator": facilitator and facilitator.pk}
         seen = {k: v for k, v in seen.items() if v}
@@ -132,8 +152,9 @@ def calendar(request):
     """The week calendar: the user's own sessions, a room's, a facilitator's, a
     patient's, or the whole clinic's (one day at a time when the week is full)."""
     monday, valid = selectors.parse_week(request.GET.get("week"))
-    options = selectors.calendar_filter_options()
-    scope = _calendar_scope(request, options)
+    user = request.user
+    choices = _Choices(selectors.Choice(user.pk, user.full_name or user.email))
+    scope = _calendar_scope(request, choices)
     context = selectors.calendar_week(
         monday=monday,
         room_id=scope["room"] and scope["room"].pk,
@@ -141,20 +162,27 @@ def calendar(request):
         patient_id=scope["patient"] and scope["patient"].pk,
         day=_date(request.GET.get("day")),
     )
-    # "My sessions" is a tab, not the facilitator select: a room chosen from there
-    # shows the room's week, not the user's sessions in that room.
+    # The room and facilitator selects are shown with a room's or someone else's
+    # week, or on asking (choose=1); "My sessions" and the whole clinic show a link
+    # to them instead. "My sessions" is a tab, not the facilitator select: a room
+    # chosen from there shows the room's week, not the user's sessions in it.
     chosen = None if scope["mine"] else scope["facilitator"]
+    if not request.htmx and (chosen or scope["room"] or request.GET.get("choose")):
+        choices.load()
+    options = choices.options or {"rooms": [], "facilitators": []}
+    filter_form = forms.CalendarFilterForm(
+        rooms=options["rooms"],
+        facilitators=options["facilitators"],
+        initial={
+            "room": scope["room"] and scope["room"].pk,
+            "facilitator": chosen and chosen.pk,
+            "find": scope["find"],
+        },
+    )
     context.update(
         scope,
-        filter_form=forms.CalendarFilterForm(
-            rooms=options["rooms"],
-            facilitators=options["facilitators"],
-            initial={
-                "room": scope["room"] and scope["room"].pk,
-                "facilitator": chosen and chosen.pk,
-                "find": scope["find"],
-            },
-        ),
+        filter_form=filter_form,
+        show_choices=choices.options is not None,
         week_invalid=not valid,
         can_edit=has_role(request.user, *FRONT_DESK),
     )

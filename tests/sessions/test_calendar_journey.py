@@ -77,7 +77,8 @@ def test_counselor_opens_on_own_week_widens_and_is_remembered(page, staff_user):
     page.goto("/sessions/")
     expect(heading).to_have_text("Schedule: whole clinic")
 
-    # One room; then one patient found by name.
+    # One room (the selects are a link away); then one patient found by name.
+    page.get_by_role("link", name="Choose a room or a facilitator").click()
     page.get_by_label("Room", exact=True).select_option(label="Harbor Room")
     page.get_by_role("button", name="Show").click()
     expect(heading).to_have_text("Schedule: Harbor Room")

@@ -259,7 +259,15 @@ def test_choosing_a_room_from_my_sessions_shows_the_rooms_week(client_for, staff
     _session_at(_this_week_at(0, 9), "Mine elsewhere", staff_user)
     _session_at(_this_week_at(0, 13), "Theirs in Harbor", staff(), room=room)
     client = client_for(staff_user)
-    body = client.get("/sessions/?show=mine").content.decode()
+    body = client.get("/sessions/?show=mine&week=2027-W10").content.decode()
+    # The selects are one link away from "My sessions".
+    assert 'id="f-room"' not in body
+    assert (
+        '<a href="?week=2027-W10&amp;choose=1">Choose a room or a facilitator</a>'
+        in body
+    )
+    body = client.get("/sessions/?show=mine&week=2027-W10&choose=1").content.decode()
+    assert f'<option value="{room.pk}">Harbor Room</option>' in body
     # The facilitator select does not carry "me" along into the next choice.
     assert f'<option value="{staff_user.pk}" selected>' not in body
     assert '<option value="" selected>Everyone</option>' in body
@@ -525,15 +533,23 @@ def test_week_calendar_costs_a_fixed_number_of_queries(
     monday = datetime.date.fromisocalendar(2027, 10, 1)
     _fill_week(25, monday)
     client.get("/sessions/")  # warm the session/user caches of the test client
-    # session, user, groups (role), rooms and facilitators (one query), the
-    # whole clinic's day counts, sessions (with their facilitators and counts).
-    with django_assert_num_queries(6):
+    # session, user, groups (role), the whole clinic's day counts, sessions (with
+    # their facilitators and counts).
+    with django_assert_num_queries(5):
         client.get(f"/sessions/?week={iso_week(monday)}")
-    # A facilitator's week needs no day counts (the first request of a new view
+    # The user's own week needs no day counts (the first request of a new view
     # also saves it in the session).
     client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
+    # A room's week, or the selects asked for: the rooms and facilitators too.
+    room = RoomFactory()
+    client.get(f"/sessions/?week={iso_week(monday)}&room={room.pk}")
+    with django_assert_num_queries(5):
+        client.get(f"/sessions/?week={iso_week(monday)}&room={room.pk}")
+    client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
+    with django_assert_num_queries(5):
+        client.get(f"/sessions/?week={iso_week(monday)}&show=mine&choose=1")
 
 
 def test_agenda_query_count_does_not_grow(client_for, staff_user):
