@@ -1,8 +1,11 @@
 """Scheduling forms. They shape input; the services hold the rules."""
 
 import datetime
+from html import escape
 
 from django import forms
+from django.forms.utils import flatatt
+from django.utils.safestring import mark_safe
 
 from core.timeutil import clinic_today, make_local
 from patients.models import Patient, Sponsor
@@ -350,3 +353,51 @@ class AgendaForm(forms.Form):
     day = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+def _value(value):
+    """An option's value for HTML: ids (the common case) need no escaping."""
+    return str(value) if isinstance(value, int) else escape(str(value))
+
+
+class ListSelect(forms.Select):
+    """A select of a long flat list (every room, every facilitator of a large clinic)
+    given as `options` (value, label) pairs and written in one pass: the same markup
+    as Django's, without building a context dict per option."""
+
+    options = ()
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = "" if value is None else _value(value)
+        options = "".join(
+            f'<option value="{v}"{" selected" if v == chosen else ""}>'
+            f"{escape(str(label))}</option>"
+            for v, label in ((_value(v), label) for v, label in self.options)
+        )
+        attrs = flatatt(self.build_attrs(self.attrs, attrs))  # escapes the values
+        html = f'<select name="{escape(name)}"{attrs}>{options}</select>'
+        return mark_safe(html)  # noqa: S308 (every value and label is escaped)
+
+
+class CalendarFilterForm(forms.Form):
+    """The calendar's controls: a room, a facilitator, a patient found by name or
+    record number. Only rendered (the view reads the query string itself): the
+    choices are the lists the page already loaded."""
+
+    room = forms.Field(required=False, label="Room", widget=ListSelect)
+    facilitator = forms.Field(required=False, label="Facilitator", widget=ListSelect)
+    find = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Patient",
+        widget=forms.SearchInput(
+            attrs={"placeholder": "Name or record number", "autocomplete": "off"}
+        ),
+    )
+
+    def __init__(self, *args, rooms, facilitators, **kwargs):
+        """`rooms` and `facilitators`: (id, name) pairs."""
+        kwargs.setdefault("auto_id", "f-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["room"].widget.options = [("", "All rooms"), *rooms]
+        self.fields["facilitator"].widget.options = [("", "Everyone"), *facilitators]

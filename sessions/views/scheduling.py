@@ -46,42 +46,147 @@ def _form_error(form, exc):
         form.add_error(None, message)
 
 
+# The session key of the calendar view a user saw last (the ids of a room and/or a
+# facilitator; {} for the whole clinic), so that opening the calendar again gives
+# them their usual view. A patient's week is a look-up and is not remembered.
+CALENDAR_VIEW = "calendar_view"
+
+
+def _date(value):
+    try:
+        return datetime.date.fromisoformat(value or "")
+    except ValueError:
+        return None
+
+
+class _Choices:
+    """The calendar's rooms and facilitators, read from the database only when a
+    view needs them (a room or someone else's week, or the selects shown): the
+    user's own week and the whole clinic's need neither."""
+
+    def __init__(self, me):
+        self.me = me
+        self.options = None
+
+    def load(self):
+        if self.options is None:
+            self.options = selectors.calendar_filter_options()
+            self.rooms = {r.pk: r for r in self.options["rooms"]}
+            self.people = {u.pk: u for u in self.options["facilitators"]}
+            self.people.setdefault(self.me.pk, self.me)
+        return self
+
+    def room(self, pk):
+        return self.load().rooms.get(pk) if pk else None
+
+    def person(self, pk):
+        if pk == self.me.pk:
+            return self.me
+        return self.load().people.get(pk) if pk else None
+
+
+def _last_view(request, choices):
+    """The room and facilitator of the view this user saw last; the first time, their
+    own sessions if they facilitate any, the whole clinic if not."""
+    last = request.session.get(CALENDAR_VIEW)
+    if isinstance(last, dict):
+        room = choices.room(last.get("room"))
+        facilitator = choices.person(last.get("facilitator"))
+        if room or facilitator or not last:
+            return room, facilitator
+    # Nothing seen yet (or the room or person seen last is gone).
+    return None, choices.me if selectors.user_facilitates(request.user) else None
+
+
+def _calendar_scope(request, choices):
+    """Whose sessions the calendar shows: the room, facilitator or patient in the
+    URL, "My sessions" (show=mine) or the whole clinic (show=all); with none of
+    these, the view this user saw last."""
+    get = request.GET
+    me = choices.me
+    find = (get.get("find") or "").strip()[:100]
+    matches = selectors.calendar_patient_matches(find) if find else []
+    room = facilitator = patient = None
+    if len(matches) == 1:
+        # A patient found by name: their whole week, whatever the selects said.
+        patient, matches, find = matches[0], [], ""
+    elif not find:
+        room = choices.room(_int(get.get("room")))
+        facilitator = choices.person(_int(get.get("facilitator")))
+        patient_pk = _int(get.get("patient"))
+        patient = selectors.calendar_patient(patient_pk) if patient_pk else None
+    if not (room or facilitator or patient):
+        # A search that found no one, or several, keeps the last view.
+        show = None if find else get.get("show")
+        if show == "mine":
+            facilitator = me
+        elif show != "all":
+            room, facilitator = _last_view(request, choices)
+    if patient is None:
+        seen = {"room": room and room.pk, "facilitator": facilitator and facilitator.pk}
+        seen = {k: v for k, v in seen.items() if v}
+        if request.session.get(CALENDAR_VIEW) != seen:
+            request.session[CALENDAR_VIEW] = seen
+    mine = facilitator == me and not (room or patient)
+    whole_clinic = not (room or facilitator or patient)
+    if mine or whole_clinic:
+        query = {"show": "mine" if mine else "all"}
+    else:
+        query = {
+            "room": room and room.pk,
+            "facilitator": facilitator and facilitator.pk,
+            "patient": patient and patient.pk,
+        }
+    return {
+        "room": room,
+        "facilitator": facilitator,
+        "patient": patient,
+        "mine": mine,
+        "whole_clinic": whole_clinic,
+        "find": find,
+        "matches": matches[: selectors.PATIENT_MATCHES],
+        "more_matches": len(matches) > selectors.PATIENT_MATCHES,
+        "filter_query": "".join(f"&{k}={v}" for k, v in query.items() if v),
+    }
+
+
 @require_role(*CLINICAL)
 @require_GET
 def calendar(request):
-    """The week calendar: whole clinic, or one room, facilitator or patient."""
+    """The week calendar: the user's own sessions, a room's, a facilitator's, a
+    patient's, or the whole clinic's (one day at a time when the week is full)."""
     monday, valid = selectors.parse_week(request.GET.get("week"))
-    options = selectors.calendar_filter_options()
-    room = next(
-        (r for r in options["rooms"] if r.pk == _int(request.GET.get("room"))), None
-    )
-    facilitator = next(
-        (
-            u
-            for u in options["facilitators"]
-            if u.pk == _int(request.GET.get("facilitator"))
-        ),
-        None,
-    )
-    patient_pk = _int(request.GET.get("patient"))
-    patient = next((p for p in options["patients"] if p.pk == patient_pk), None)
-    if patient is None and patient_pk:
-        # A patient no longer admitted still has a (past) schedule to show.
-        patient = Patient.objects.filter(pk=patient_pk).first()
+    user = request.user
+    choices = _Choices(selectors.Choice(user.pk, user.full_name or user.email))
+    scope = _calendar_scope(request, choices)
     context = selectors.calendar_week(
-        monday=monday, room=room, facilitator=facilitator, patient=patient
+        monday=monday,
+        room_id=scope["room"] and scope["room"].pk,
+        facilitator_id=scope["facilitator"] and scope["facilitator"].pk,
+        patient_id=scope["patient"] and scope["patient"].pk,
+        day=_date(request.GET.get("day")),
     )
-    filters = {
-        key: request.GET[key]
-        for key in ("room", "facilitator", "patient")
-        if request.GET.get(key)
-    }
+    # The room and facilitator selects are shown with a room's or someone else's
+    # week, or on asking (choose=1); "My sessions" and the whole clinic show a link
+    # to them instead. "My sessions" is a tab, not the facilitator select: a room
+    # chosen from there shows the room's week, not the user's sessions in it.
+    chosen = None if scope["mine"] else scope["facilitator"]
+    if not request.htmx and (chosen or scope["room"] or request.GET.get("choose")):
+        choices.load()
+    options = choices.options or {"rooms": [], "facilitators": []}
+    filter_form = forms.CalendarFilterForm(
+        rooms=options["rooms"],
+        facilitators=options["facilitators"],
+        initial={
+            "room": scope["room"] and scope["room"].pk,
+            "facilitator": chosen and chosen.pk,
+            "find": scope["find"],
+        },
+    )
     context.update(
-        options,
-        room=room,
-        facilitator=facilitator,
-        patient=patient,
-        filter_query="".join(f"&{k}={v}" for k, v in filters.items()),
+        scope,
+        filter_form=filter_form,
+        show_choices=choices.options is not None,
         week_invalid=not valid,
         can_edit=has_role(request.user, *FRONT_DESK),
     )

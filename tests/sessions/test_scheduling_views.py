@@ -188,9 +188,279 @@ def test_calendar_htmx_request_returns_the_week_fragment(client_for, staff_user)
     assert "HX-Request" in response["Vary"]
 
 
+def _this_week_at(days, hour):
+    """An aware start `days` after this week's Monday at `hour`, clinic time."""
+    monday = week_start(clinic_today())
+    return make_local(monday + datetime.timedelta(days=days), datetime.time(hour))
+
+
+def _session_at(start, title, facilitator, **kw):
+    return facilitate(
+        SessionFactory(
+            start=start, end=start + datetime.timedelta(hours=1), title=title, **kw
+        ),
+        facilitator,
+    )
+
+
+def test_a_facilitator_opens_on_my_sessions_and_can_widen_to_the_clinic(
+    client_for, staff_user
+):
+    _session_at(_this_week_at(1, 9), "Mine on Tuesday", staff_user)
+    _session_at(_this_week_at(1, 11), "Not mine", staff())
+    client = client_for(staff_user)
+    response = client.get("/sessions/")
+    body = response.content.decode()
+    assert response.context["mine"]
+    assert "Schedule: my sessions" in body
+    assert "Mine on Tuesday" in body and "Not mine" not in body
+    assert '<a href="?week=' in body and '&amp;show=mine" aria-current="page"' in body
+    # The way out is on the page: the whole clinic.
+    assert '&amp;show=all">Whole clinic</a>' in body
+    wide = client.get(
+        f"/sessions/?week={iso_week(week_start(clinic_today()))}&show=all"
+    )
+    assert "Mine on Tuesday" in wide.content.decode()
+    assert "Not mine" in wide.content.decode()
+    assert "Schedule: whole clinic" in wide.content.decode()
+
+
+def test_someone_who_runs_no_sessions_opens_on_the_whole_clinic(client_for, users):
+    _session_at(_this_week_at(2, 9), "Counselor group", staff())
+    for role in ("staff", "doctor"):
+        response = client_for(users[role]).get("/sessions/")
+        assert response.context["whole_clinic"], role
+        assert "Counselor group" in response.content.decode()
+
+
+def test_the_calendar_remembers_the_last_view_chosen(client_for, staff_user):
+    room = RoomFactory(name="Harbor Room")
+    _session_at(_this_week_at(0, 9), "Mine", staff_user)
+    _session_at(_this_week_at(0, 13), "In Harbor", staff(), room=room)
+    client = client_for(staff_user)
+    assert client.get("/sessions/").context["mine"]
+    client.get(f"/sessions/?room={room.pk}&show=all")
+    again = client.get("/sessions/")
+    assert again.context["room"].pk == room.pk
+    assert "Schedule: Harbor Room" in again.content.decode()
+    assert "In Harbor" in again.content.decode()
+    client.get("/sessions/?show=all")
+    assert client.get("/sessions/").context["whole_clinic"]
+    # Looking up a patient's week is not a view to come back to.
+    patient = AdmittedPatientFactory()
+    assert client.get(f"/sessions/?patient={patient.pk}").context["patient"] == patient
+    assert client.get("/sessions/").context["whole_clinic"]
+    client.get("/sessions/?show=mine")
+    assert client.get("/sessions/").context["mine"]
+
+
+def test_choosing_a_room_from_my_sessions_shows_the_rooms_week(client_for, staff_user):
+    room = RoomFactory(name="Harbor Room")
+    _session_at(_this_week_at(0, 9), "Mine elsewhere", staff_user)
+    _session_at(_this_week_at(0, 13), "Theirs in Harbor", staff(), room=room)
+    client = client_for(staff_user)
+    body = client.get("/sessions/?show=mine&week=2027-W10").content.decode()
+    # The selects are one link away from "My sessions".
+    assert 'id="f-room"' not in body
+    assert (
+        '<a href="?week=2027-W10&amp;choose=1">Choose a room or a facilitator</a>'
+        in body
+    )
+    body = client.get("/sessions/?show=mine&week=2027-W10&choose=1").content.decode()
+    assert f'<option value="{room.pk}">Harbor Room</option>' in body
+    # The facilitator select does not carry "me" along into the next choice.
+    assert f'<option value="{staff_user.pk}" selected>' not in body
+    assert '<option value="" selected>Everyone</option>' in body
+    # What the form sends when a room is picked there.
+    body = client.get(
+        f"/sessions/?show=all&room={room.pk}&facilitator=&find="
+    ).content.decode()
+    assert "Theirs in Harbor" in body and "Mine elsewhere" not in body
+
+
+def test_a_patient_found_by_name_shows_their_whole_week_whatever_the_selects(
+    client_for, staff_user
+):
+    room = RoomFactory()
+    ann = AdmittedPatientFactory(first_name="Ann", last_name="Lee")
+    enrol(_session_at(_this_week_at(1, 9), "Ann elsewhere", staff()), ann)
+    response = client_for(staff_user).get(
+        f"/sessions/?show=all&room={room.pk}&facilitator={staff_user.pk}&find=ann+lee"
+    )
+    assert response.context["patient"] == ann
+    assert response.context["room"] is None
+    assert "Ann elsewhere" in response.content.decode()
+
+
+def test_the_remembered_view_is_per_login(client_for, staff_user):
+    _session_at(_this_week_at(0, 9), "Mine", staff_user)
+    client = client_for(staff_user)
+    client.get("/sessions/?show=all")
+    assert client_for(staff_user).get("/sessions/").context["mine"]
+
+
+def test_the_week_links_keep_the_view(client_for, staff_user):
+    room = RoomFactory()
+    client = client_for(staff_user)
+    body = client.get(f"/sessions/?room={room.pk}&week=2027-W10").content.decode()
+    assert f"?week=2027-W11&amp;room={room.pk}" in body
+    assert f"?week=2027-W09&amp;room={room.pk}" in body
+    mine = client.get("/sessions/?show=mine&week=2027-W10", HTTP_HX_REQUEST="true")
+    assert "?week=2027-W11&amp;show=mine" in mine.content.decode()
+    assert "<html" not in mine.content.decode()
+
+
+def test_a_full_clinic_week_shows_one_day_at_a_time_with_every_day_reachable(
+    client_for, staff_user, monkeypatch
+):
+    from sessions.selectors import scheduling as selectors
+
+    monkeypatch.setattr(selectors, "WHOLE_CLINIC_WEEK_LIMIT", 3)
+    monday = datetime.date.fromisocalendar(2027, 10, 1)
+    tuesday = monday + datetime.timedelta(days=1)
+    other = staff()
+    for hour in (8, 10, 12):
+        _session_at(make_local(monday, datetime.time(hour)), f"Mon {hour}", other)
+    _session_at(make_local(tuesday, datetime.time(9)), "Tue 9", other)
+    client = client_for(staff_user)
+    response = client.get("/sessions/?show=all&week=2027-W10")
+    body = response.content.decode()
+    # Not this week: the first day with sessions.
+    assert response.context["day"]["date"] == monday
+    assert "Mon 8" in body and "Mon 12" in body and "Tue 9" not in body
+    assert "one day at a time" in body
+    assert response.context["session_count"] == 4
+    assert "(3 sessions)" in body and "(1 session)" in body
+    assert f"day={tuesday:%Y-%m-%d}&amp;show=all" in body
+    tue = client.get(f"/sessions/?show=all&week=2027-W10&day={tuesday:%Y-%m-%d}")
+    assert "Tue 9" in tue.content.decode() and "Mon 8" not in tue.content.decode()
+    assert tue.context["day"]["date"] == tuesday
+    # A day outside the week, or not a date: the week's first busy day.
+    for bad in ("2030-01-01", "abc"):
+        other_day = client.get(f"/sessions/?show=all&week=2027-W10&day={bad}")
+        assert other_day.status_code == 200
+        assert other_day.context["day"]["date"] == monday
+    # A narrower view of the same week is shown whole.
+    narrow = client.get(f"/sessions/?facilitator={other.pk}&week=2027-W10")
+    assert narrow.context["day"] is None
+    assert "Mon 8" in narrow.content.decode() and "Tue 9" in narrow.content.decode()
+
+
+def test_a_session_tile_shows_time_facilitators_places_and_status(
+    client_for, staff_user
+):
+    monday = datetime.date.fromisocalendar(2027, 10, 1)
+    group = _session_at(
+        make_local(monday, datetime.time(9)),
+        "Morning <b>group</b>",
+        staff_user,
+        room=RoomFactory(name="Dune Room"),
+        capacity=8,
+    )
+    facilitate(group, staff(full_name="Olga Other"))
+    enrol(group, AdmittedPatientFactory(), AdmittedPatientFactory())
+    start = make_local(monday, datetime.time(14))
+    call = facilitate(
+        SessionFactory(
+            kind=Kind.INDIVIDUAL,
+            capacity=1,
+            topic=None,
+            room=None,
+            modality=Modality.TELEHEALTH,
+            telehealth_url="https://video.example/abc",
+            start=start,
+            end=start + datetime.timedelta(minutes=50),
+        ),
+        staff_user,
+    )
+    svc.session_cancel(session=call, reason="Patient ill", actor=staff_user)
+    body = client_for(staff_user).get("/sessions/?show=mine&week=2027-W10")
+    body = body.content.decode()
+    assert "<strong>09:00–10:00</strong> Morning &lt;b&gt;group&lt;/b&gt;: " in body
+    assert "Dune Room · Sam Staff, Olga Other · 2/8" in body
+    assert f'href="/sessions/{group.pk}/"' in body
+    assert '<a class="event individual cancelled"' in body
+    assert "<strong>14:00–14:50</strong> Individual session<br>" in body
+    assert "Telehealth · Sam Staff · cancelled" in body
+
+
+def test_a_quiet_clinic_week_is_shown_whole(client_for, staff_user):
+    monday = datetime.date.fromisocalendar(2027, 10, 1)
+    _session_at(make_local(monday, datetime.time(9)), "Mon 9", staff())
+    _session_at(
+        make_local(monday + datetime.timedelta(days=4), datetime.time(9)),
+        "Fri 9",
+        staff(),
+    )
+    response = client_for(staff_user).get("/sessions/?show=all&week=2027-W10")
+    assert response.context["day"] is None
+    assert "Mon 9" in response.content.decode()
+    assert "Fri 9" in response.content.decode()
+
+
+def test_patients_are_found_by_name_not_listed(client_for, staff_user):
+    ann = AdmittedPatientFactory(first_name="Ann", last_name="Lee")
+    AdmittedPatientFactory(first_name="Bo", last_name="Leeds")
+    AdmittedPatientFactory(first_name="Cy", last_name="Quixwold")
+    s = enrol(_session_at(_this_week_at(3, 9), "Ann group", staff()), ann)
+    client = client_for(staff_user)
+    page = client.get("/sessions/?show=all").content.decode()
+    assert "Quixwold" not in page  # no list of every admitted patient
+    several = client.get("/sessions/?find=lee").content.decode()
+    assert "Patients matching" in several
+    assert (
+        f"?week={iso_week(week_start(clinic_today()))}&amp;patient={ann.pk}" in several
+    )
+    assert "Leeds, Bo" in several and "Quixwold" not in several
+    one = client.get("/sessions/?find=ann+lee")
+    assert one.context["patient"] == ann
+    assert "Schedule: Ann Lee" in one.content.decode()
+    assert s.title in one.content.decode()
+    by_record = client.get(f"/sessions/?find={ann.record_number}")
+    assert by_record.context["patient"] == ann
+    none = client.get("/sessions/?find=zzz").content.decode()
+    assert "No patient matches" in none
+
+
+def test_a_search_with_many_matches_says_there_are_more(client_for, staff_user):
+    from sessions.selectors.scheduling import PATIENT_MATCHES
+
+    for i in range(PATIENT_MATCHES + 2):
+        PatientFactory(last_name=f"Smith{i:02d}")
+    response = client_for(staff_user).get("/sessions/?find=smith")
+    assert len(response.context["matches"]) == PATIENT_MATCHES
+    assert "More patients match" in response.content.decode()
+
+
+def test_a_patient_not_admitted_has_a_week_too(client_for, staff_user):
+    gone = PatientFactory(first_name="Dee", last_name="Parted")
+    response = client_for(staff_user).get(f"/sessions/?patient={gone.pk}")
+    assert response.context["patient"] == gone
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "room=abc",
+        "room=999999",
+        "facilitator=-1",
+        "patient=999999",
+        "patient=99999999999999999999999",
+        "room=99999999999999999999999&facilitator=99999999999999999999999",
+        "show=everything",
+        "day=2026-02-30",
+        "find=" + "x" * 500,
+        "week=2026-W99&show=all",
+    ],
+)
+def test_calendar_answers_bad_input_with_a_page(client_for, staff_user, query):
+    response = client_for(staff_user).get(f"/sessions/?{query}")
+    assert response.status_code == 200
+
+
 def _fill_week(count, monday):
     """`count` sessions of 10 minutes, one after another, in one week, each with a
-    facilitator and a patient."""
+    facilitator and a patient. Returns the facilitator."""
     user, room, patient = staff(), RoomFactory(), AdmittedPatientFactory()
     first = make_local(monday, datetime.time(0, 5))
     sessions = TherapySession.objects.bulk_create(
@@ -213,6 +483,7 @@ def _fill_week(count, monday):
     Participant.objects.bulk_create(
         [Participant(session=s, patient=patient) for s in sessions]
     )
+    return user
 
 
 def _calendar_queries(client, monday):
@@ -226,6 +497,7 @@ def test_week_calendar_query_count_is_the_same_for_10_and_500_sessions(
     client_for, staff_user
 ):
     client = client_for(staff_user)
+    client.get("/sessions/")  # the first visit settles (and remembers) the view
     small_week = datetime.date.fromisocalendar(2027, 10, 1)
     big_week = datetime.date.fromisocalendar(2027, 12, 1)
     _fill_week(10, small_week)
@@ -237,6 +509,23 @@ def test_week_calendar_query_count_is_the_same_for_10_and_500_sessions(
     assert small == big
 
 
+def test_my_sessions_query_count_is_the_same_for_10_and_500_sessions(client_for):
+    small_week = datetime.date.fromisocalendar(2027, 10, 1)
+    big_week = datetime.date.fromisocalendar(2027, 12, 1)
+    _fill_week(10, small_week)
+    user = _fill_week(500, big_week)
+    client = client_for(user)
+    client.get("/sessions/")
+    small, r_small = _calendar_queries(client, small_week)
+    big, r_big = _calendar_queries(client, big_week)
+    assert r_small.context["mine"] and r_big.context["mine"]
+    assert (r_small.context["session_count"], r_big.context["session_count"]) == (
+        0,
+        500,
+    )
+    assert small == big
+
+
 def test_week_calendar_costs_a_fixed_number_of_queries(
     client_for, staff_user, django_assert_num_queries
 ):
@@ -244,10 +533,23 @@ def test_week_calendar_costs_a_fixed_number_of_queries(
     monday = datetime.date.fromisocalendar(2027, 10, 1)
     _fill_week(25, monday)
     client.get("/sessions/")  # warm the session/user caches of the test client
-    # session, user, groups (role), rooms, facilitators, patients, sessions,
-    # facilitator links.
-    with django_assert_num_queries(8):
+    # session, user, groups (role), the whole clinic's day counts, sessions (with
+    # their facilitators and counts).
+    with django_assert_num_queries(5):
         client.get(f"/sessions/?week={iso_week(monday)}")
+    # The user's own week needs no day counts (the first request of a new view
+    # also saves it in the session).
+    client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
+    with django_assert_num_queries(4):
+        client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
+    # A room's week, or the selects asked for: the rooms and facilitators too.
+    room = RoomFactory()
+    client.get(f"/sessions/?week={iso_week(monday)}&room={room.pk}")
+    with django_assert_num_queries(5):
+        client.get(f"/sessions/?week={iso_week(monday)}&room={room.pk}")
+    client.get(f"/sessions/?week={iso_week(monday)}&show=mine")
+    with django_assert_num_queries(5):
+        client.get(f"/sessions/?week={iso_week(monday)}&show=mine&choose=1")
 
 
 def test_agenda_query_count_does_not_grow(client_for, staff_user):
