@@ -104,7 +104,10 @@ def _calendar_scope(request, choices):
     these, the view this user saw last."""
     get = request.GET
     me = choices.me
-    find = (get.get("find") or "").strip()[:100]
+    # The patient search is POSTed (no patient name or record number in a URL);
+    # a single match is then shown by id.
+    find = request.POST.get("find", "") if request.method == "POST" else ""
+    find = find.strip()[:100]
     matches = selectors.calendar_patient_matches(find) if find else []
     room = facilitator = patient = None
     if len(matches) == 1:
@@ -151,14 +154,19 @@ def _calendar_scope(request, choices):
 
 
 @require_role(*CLINICAL)
-@require_GET
+@require_http_methods(["GET", "POST"])
 def calendar(request):
     """The week calendar: the user's own sessions, a room's, a facilitator's, a
-    patient's, or the whole clinic's (one day at a time when the week is full)."""
+    patient's, or the whole clinic's (one day at a time when the week is full).
+    A patient search is POSTed: one match opens that patient's week (by id),
+    several or none are listed on the answer to the POST."""
     monday, valid = selectors.parse_week(request.GET.get("week"))
     user = request.user
     choices = _Choices(selectors.Choice(user.pk, user.full_name or user.email))
     scope = _calendar_scope(request, choices)
+    if request.method == "POST" and scope["patient"] is not None:
+        week = selectors.iso_week(monday)
+        return redirect(f"{request.path}?week={week}&patient={scope['patient'].pk}")
     context = selectors.calendar_week(
         monday=monday,
         room_id=scope["room"] and scope["room"].pk,

@@ -86,8 +86,9 @@ def test_counselor_opens_on_own_week_widens_and_is_remembered(page, staff_user):
     expect(week).not_to_contain_text("Morning check-in")
     # A patient found by name shows their whole week, whatever room was chosen.
     page.get_by_label("Patient", exact=True).fill("Lee")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("button", name="Find").click()
     expect(heading).to_have_text("Schedule: Ann Lee")
+    assert "Lee" not in page.url  # the name was POSTed, not put in the address
     expect(week).to_contain_text("Morning check-in")
     expect(week).not_to_contain_text("Evening relapse group")
 

@@ -273,7 +273,7 @@ def test_choosing_a_room_from_my_sessions_shows_the_rooms_week(client_for, staff
     assert '<option value="" selected>Everyone</option>' in body
     # What the form sends when a room is picked there.
     body = client.get(
-        f"/sessions/?show=all&room={room.pk}&facilitator=&find="
+        f"/sessions/?show=all&room={room.pk}&facilitator="
     ).content.decode()
     assert "Theirs in Harbor" in body and "Mine elsewhere" not in body
 
@@ -284,9 +284,12 @@ def test_a_patient_found_by_name_shows_their_whole_week_whatever_the_selects(
     room = RoomFactory()
     ann = AdmittedPatientFactory(first_name="Ann", last_name="Lee")
     enrol(_session_at(_this_week_at(1, 9), "Ann elsewhere", staff()), ann)
-    response = client_for(staff_user).get(
-        f"/sessions/?show=all&room={room.pk}&facilitator={staff_user.pk}&find=ann+lee"
+    response = client_for(staff_user).post(
+        f"/sessions/?show=all&room={room.pk}&facilitator={staff_user.pk}",
+        {"find": "ann lee"},
+        follow=True,
     )
+    assert response.redirect_chain[-1][0].endswith(f"&patient={ann.pk}")
     assert response.context["patient"] == ann
     assert response.context["room"] is None
     assert "Ann elsewhere" in response.content.decode()
@@ -406,20 +409,33 @@ def test_patients_are_found_by_name_not_listed(client_for, staff_user):
     client = client_for(staff_user)
     page = client.get("/sessions/?show=all").content.decode()
     assert "Quixwold" not in page  # no list of every admitted patient
-    several = client.get("/sessions/?find=lee").content.decode()
+    several = client.post("/sessions/", {"find": "lee"}).content.decode()
     assert "Patients matching" in several
     assert (
         f"?week={iso_week(week_start(clinic_today()))}&amp;patient={ann.pk}" in several
     )
     assert "Leeds, Bo" in several and "Quixwold" not in several
-    one = client.get("/sessions/?find=ann+lee")
+    one = client.post("/sessions/", {"find": "ann lee"}, follow=True)
     assert one.context["patient"] == ann
     assert "Schedule: Ann Lee" in one.content.decode()
     assert s.title in one.content.decode()
-    by_record = client.get(f"/sessions/?find={ann.record_number}")
+    by_record = client.post("/sessions/", {"find": ann.record_number}, follow=True)
     assert by_record.context["patient"] == ann
-    none = client.get("/sessions/?find=zzz").content.decode()
+    none = client.post("/sessions/", {"find": "zzz"}).content.decode()
     assert "No patient matches" in none
+
+
+def test_a_patient_search_never_puts_the_name_in_a_url(client_for, staff_user):
+    ann = AdmittedPatientFactory(first_name="Ann", last_name="Quorvel")
+    client = client_for(staff_user)
+    page = client.get("/sessions/?show=all").content.decode()
+    assert 'method="post" action="?week=' in page and 'name="find"' in page
+    found = client.post("/sessions/", {"find": "quorvel"})
+    assert found.status_code == 302
+    assert "quorvel" not in found["Location"].lower()
+    assert found["Location"].endswith(f"&patient={ann.pk}")
+    # A name in the query string is not a search (it would sit in logs and history).
+    assert client.get("/sessions/?find=quorvel").context["patient"] is None
 
 
 def test_a_search_with_many_matches_says_there_are_more(client_for, staff_user):
@@ -427,7 +443,7 @@ def test_a_search_with_many_matches_says_there_are_more(client_for, staff_user):
 
     for i in range(PATIENT_MATCHES + 2):
         PatientFactory(last_name=f"Smith{i:02d}")
-    response = client_for(staff_user).get("/sessions/?find=smith")
+    response = client_for(staff_user).post("/sessions/", {"find": "smith"})
     assert len(response.context["matches"]) == PATIENT_MATCHES
     assert "More patients match" in response.content.decode()
 
@@ -436,6 +452,12 @@ def test_a_patient_not_admitted_has_a_week_too(client_for, staff_user):
     gone = PatientFactory(first_name="Dee", last_name="Parted")
     response = client_for(staff_user).get(f"/sessions/?patient={gone.pk}")
     assert response.context["patient"] == gone
+
+
+def test_calendar_answers_a_long_or_empty_search_with_a_page(client_for, staff_user):
+    client = client_for(staff_user)
+    assert client.post("/sessions/", {"find": "x" * 500}).status_code == 200
+    assert client.post("/sessions/", {"find": ""}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -450,6 +472,7 @@ def test_a_patient_not_admitted_has_a_week_too(client_for, staff_user):
         "show=everything",
         "day=2026-02-30",
         "find=" + "x" * 500,
+        "week=2026-W49&patient=abc",
         "week=2026-W99&show=all",
     ],
 )
