@@ -16,6 +16,11 @@ def markdown(result):
             f"| {small['median_ms']} ({small['p95_ms']}) | {large_ms} "
             f"| {page['ratio_to_floor']} |"
         )
+    cold = [
+        f"{page['name']}: {(page['large'] or page['small'])['cold_median_ms']} ms"
+        for page in result["pages"]
+        if "cold_median_ms" in (page["large"] or page["small"])
+    ]
     alerts = result["alerts"]
     pipeline = (
         f"Alert pipeline: {alerts['count']} missed sessions in {alerts['seconds']} s "
@@ -27,6 +32,13 @@ def markdown(result):
         "",
         f"Floor (base layout, logged in): {result['floor_ms']} ms. "
         + pipeline
-        + f"Year-long attendance letter: {result['letter_year_ms']} ms.",
+        + f"Year-long attendance letter: {result['letter_year_ms']} ms."
+        + (
+            " Documents laid out afresh (large clinic, none kept): "
+            + "; ".join(cold)
+            + "."
+            if cold
+            else ""
+        ),
     ]
     return "\n".join(lines)
