@@ -4,12 +4,11 @@ import re
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.forms.utils import flatatt
-from django.utils.html import format_html, format_html_join
 
 from accounts import roles
 from accounts.models import User
 from core.timeutil import clinic_today
+from core.widgets import ListSelect
 
 from .models import AdmissionRequest, Consent, DoctorDecision, Patient, Sponsor, Track
 from .services import PATIENT_FIELDS
@@ -122,29 +121,6 @@ class PatientForm(forms.ModelForm):
         # The service validates and saves; skip the ModelForm's model validation
         # (record_number is generated there).
         pass
-
-
-class ListSelect(forms.Select):
-    """A select written in one pass over its choices, for the patient list's filter
-    bar (the counselor filter has a hundred options, and Django builds a dict and
-    copies the attrs for each). Same markup as Django's select."""
-
-    def render(self, name, value, attrs=None, renderer=None):
-        chosen = "" if value is None else str(value)
-        options = format_html_join(
-            "",
-            '\n  <option value="{}"{}>{}</option>',
-            (
-                (str(key), " selected" if str(key) == chosen else "", label)
-                for key, label in self.choices
-            ),
-        )
-        return format_html(
-            '<select name="{}"{}>{}\n</select>',
-            name,
-            flatatt(self.build_attrs(self.attrs, attrs)),
-            options,
-        )
 
 
 class PatientFilterForm(forms.Form):

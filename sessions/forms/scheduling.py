@@ -1,13 +1,11 @@
 """Scheduling forms. They shape input; the services hold the rules."""
 
 import datetime
-from html import escape
 
 from django import forms
-from django.forms.utils import flatatt
-from django.utils.safestring import mark_safe
 
 from core.timeutil import clinic_today, make_local
+from core.widgets import ListSelect
 from patients.models import Patient, Sponsor
 from sessions.models import Kind, Modality, Room
 from sessions.selectors import scheduling as selectors
@@ -355,30 +353,6 @@ class AgendaForm(forms.Form):
     )
 
 
-def _value(value):
-    """An option's value for HTML: ids (the common case) need no escaping."""
-    return str(value) if isinstance(value, int) else escape(str(value))
-
-
-class ListSelect(forms.Select):
-    """A select of a long flat list (every room, every facilitator of a large clinic)
-    given as `options` (value, label) pairs and written in one pass: the same markup
-    as Django's, without building a context dict per option."""
-
-    options = ()
-
-    def render(self, name, value, attrs=None, renderer=None):
-        chosen = "" if value is None else _value(value)
-        options = "".join(
-            f'<option value="{v}"{" selected" if v == chosen else ""}>'
-            f"{escape(str(label))}</option>"
-            for v, label in ((_value(v), label) for v, label in self.options)
-        )
-        attrs = flatatt(self.build_attrs(self.attrs, attrs))  # escapes the values
-        html = f'<select name="{escape(name)}"{attrs}>{options}</select>'
-        return mark_safe(html)  # noqa: S308 (every value and label is escaped)
-
-
 class CalendarFilterForm(forms.Form):
     """The calendar's controls: a room, a facilitator, a patient found by name or
     record number. Only rendered (the view reads the query string itself): the
@@ -399,5 +373,5 @@ class CalendarFilterForm(forms.Form):
         """`rooms` and `facilitators`: (id, name) pairs."""
         kwargs.setdefault("auto_id", "f-%s")
         super().__init__(*args, **kwargs)
-        self.fields["room"].widget.options = [("", "All rooms"), *rooms]
-        self.fields["facilitator"].widget.options = [("", "Everyone"), *facilitators]
+        self.fields["room"].widget.choices = [("", "All rooms"), *rooms]
+        self.fields["facilitator"].widget.choices = [("", "Everyone"), *facilitators]
