@@ -17,13 +17,23 @@ from django.utils.translation import gettext
 
 register = template.Library()
 
-# The classes of partials/_status_badge.html.
+# A patient status's badge class (the rows here and the status_badge tag).
 BADGE_CLASS = {
     "admitted": " ok",
     "awaiting_approval": " warn",
     "on_hold": " warn",
     "discharged": " bad",
 }
+
+
+@register.simple_tag
+def status_badge(status, label):
+    """A patient's status as a coloured badge."""
+    return format_html(
+        '<span class="badge{}">{}</span>', BADGE_CLASS.get(status, ""), label
+    )
+
+
 DASH = "—"
 
 
