@@ -15,8 +15,10 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.roles import CLINICAL, DOCTOR, FRONT_DESK, has_role, require_role
 from core.timeutil import clinic_today
+from sessions.selectors import alerts as alert_selectors
 from sessions.selectors import attendance as attendance_selectors
 from sessions.selectors import scheduling as scheduling_selectors
+from sessions.views import alerts as alert_views
 
 from . import forms, selectors, services
 
@@ -170,6 +172,16 @@ def patient_detail(request, pk):
     context["can_schedule"] = context["can_manage"]
     context["hours"] = attendance_selectors.patient_hours_section(
         patient=context["patient"]
+    )
+    context["sponsor_alerts"] = alert_selectors.patient_sponsor_alerts(
+        patient=context["patient"]
+    )
+    # The alerts list and its Retry button keep their own roles.
+    context["can_list_alerts"] = has_role(
+        request.user, *alert_views.alerts.allowed_roles
+    )
+    context["can_retry_alerts"] = has_role(
+        request.user, *alert_views.alert_retry.allowed_roles
     )
     return render(request, "patients/detail.html", context)
 

@@ -455,6 +455,9 @@ class Alert(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Not sent"
 
+    # The reason kept on a pending SMS that waits for the clinic's quiet hours to end.
+    REASON_QUIET_HOURS = "held for SMS quiet hours"
+
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MISSED)
     session = models.ForeignKey(
         TherapySession, on_delete=models.PROTECT, related_name="alerts"
@@ -505,3 +508,10 @@ class Alert(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} alert {self.pk} ({self.state})"
+
+    @property
+    def held_for_quiet_hours(self):
+        """Pending, and not tried before the clinic's SMS quiet hours end."""
+        return (
+            self.state == self.State.PENDING and self.reason == self.REASON_QUIET_HOURS
+        )

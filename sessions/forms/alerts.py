@@ -24,6 +24,17 @@ class AlertFilterForm(forms.Form):
     kind = forms.ChoiceField(
         label="Kind", required=False, choices=[("", "Any kind"), *Alert.Kind.choices]
     )
+    # One patient's alerts, by id (the patient page's link): no name in the URL.
+    patient_id = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=2**31 - 1,
+        widget=forms.HiddenInput,
+        error_messages={
+            key: "That patient link is not valid."
+            for key in ("invalid", "min_value", "max_value")
+        },
+    )
 
     def clean(self):
         data = super().clean()

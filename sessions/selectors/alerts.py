@@ -1,8 +1,9 @@
 """Reads for the staff alerts page. A fixed number of queries per page."""
 
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Value, When, Window
 
 from core.timeutil import day_bounds
+from patients.models import Patient
 from sessions.models import Alert
 
 STATE_ORDER = Case(
@@ -14,13 +15,23 @@ STATE_ORDER = Case(
 
 
 def alert_list(
-    *, date_from=None, date_to=None, patient="", sponsor="", state="", kind=""
+    *,
+    date_from=None,
+    date_to=None,
+    patient="",
+    sponsor="",
+    state="",
+    kind="",
+    patient_id=None,
 ):
     """Alerts newest first, failed ones before everything else, then pending.
 
     date_from / date_to filter on the session's local day; patient and sponsor
-    are words matched against names (and the patient's record number)."""
+    are words matched against names (and the patient's record number);
+    patient_id keeps one patient's alerts (the patient page links here with it)."""
     qs = Alert.objects.select_related("session", "patient", "sponsor")
+    if patient_id:
+        qs = qs.filter(patient_id=patient_id)
     if date_from:
         qs = qs.filter(session__start__gte=day_bounds(date_from)[0])
     if date_to:
@@ -51,3 +62,35 @@ def alert_state_counts():
     return [
         (value, label, counts.get(value, 0)) for value, label in Alert.State.choices
     ]
+
+
+def alert_list_patient(*, patient_id):
+    """The patient the alerts list is narrowed to (names for its heading), or None."""
+    if not patient_id:
+        return None
+    return (
+        Patient.objects.only("first_name", "last_name", "record_number")
+        .filter(pk=patient_id)
+        .first()
+    )
+
+
+def patient_sponsor_alerts(*, patient, limit=5):
+    """The patient page's "Alerts to sponsors": the `limit` newest missed-session
+    alerts of this patient with their session and sponsor, how many there are in
+    all and how many failed. One query whatever the patient has: the counts are
+    window aggregates over all the patient's alerts, computed before the LIMIT."""
+    rows = list(
+        Alert.objects.filter(patient=patient, kind=Alert.Kind.MISSED)
+        .select_related("session", "sponsor")
+        .annotate(
+            total=Window(Count("id")),
+            failed_total=Window(Count("id", filter=Q(state=Alert.State.FAILED))),
+        )
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return {
+        "recent": rows,
+        "count": rows[0].total if rows else 0,
+        "failed_count": rows[0].failed_total if rows else 0,
+    }

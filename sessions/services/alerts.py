@@ -611,7 +611,7 @@ def alert_deliver(*, alert_id: int) -> str:
             return "cancelled"
         if alert.channel == Alert.Channel.SMS and in_quiet_hours(now, clinic):
             alert.next_attempt_at = quiet_hours_end(now, clinic)
-            alert.reason = "held for SMS quiet hours"
+            alert.reason = Alert.REASON_QUIET_HOURS
             alert.save(update_fields=["next_attempt_at", "reason"])
             return "held"
         try:

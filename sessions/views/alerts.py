@@ -30,11 +30,18 @@ def alerts(request):
     )
     query = request.GET.copy()
     query.pop("page", None)
+    widened = query.copy()
+    widened.pop("patient_id", None)
     context = {
         "form": form,
         "page": page,
         "query": query.urlencode(),
         "state_counts": selectors.alert_state_counts(),
+        "patient_id": filters.get("patient_id"),
+        "for_patient": selectors.alert_list_patient(
+            patient_id=filters.get("patient_id")
+        ),
+        "all_patients_query": widened.urlencode(),
     }
     template = (
         "sessions/partials/_alerts_results.html"
