@@ -4,8 +4,6 @@ Each view checks the role, binds a form, calls one service or selector, then
 renders or redirects. Services refuse with ValidationError; the message goes on
 the form."""
 
-import secrets
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -14,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_http_methods
 
 from accounts.roles import CLINICAL, DOCTOR, FRONT_DESK, has_role, require_role
+from core import searches
 from core.timeutil import clinic_today
 from sessions.selectors import alerts as alert_selectors
 from sessions.selectors import attendance as attendance_selectors
@@ -53,20 +52,6 @@ def _pdf_response(data, filename):
 
 
 SEARCHES_KEY = "patient_searches"
-SEARCHES_KEPT = 20
-
-
-def _search_store(request, data):
-    """Keep a search's parameters in the session under a short random key (issue 8:
-    no patient name, record number or phone in a URL); the newest 20 are kept."""
-    searches = dict(request.session.get(SEARCHES_KEY, {}))
-    key = secrets.token_urlsafe(6)
-    searches[key] = data
-    # dicts keep insertion order: drop the oldest beyond the limit.
-    for old in list(searches)[:-SEARCHES_KEPT]:
-        del searches[old]
-    request.session[SEARCHES_KEY] = searches
-    return key
 
 
 @require_role(*CLINICAL)
@@ -79,12 +64,12 @@ def patient_list(request):
     if request.method == "POST":
         posted = forms.PatientFilterForm(request.POST, choices=choices)
         data = posted.stored()
-        key = _search_store(request, data)
+        key = searches.store(request, SEARCHES_KEY, data)
         if not request.htmx:
             return redirect(f"{request.path}?s={key}")
     elif request.GET.get("s"):
-        key = request.GET["s"][:20]
-        data = request.session.get(SEARCHES_KEY, {}).get(key)
+        key = request.GET["s"]
+        data = searches.load(request, SEARCHES_KEY, key)
         if data is None:
             key, expired = None, True
     form = forms.PatientFilterForm(data, choices=choices)

@@ -113,7 +113,7 @@ def test_filters_by_state_patient_sponsor_and_date(client_for, staff_user):
     client = client_for(staff_user)
 
     def shown(**params):
-        response = client.get(URL, params)
+        response = client.post(URL, params, follow=True)
         assert response.status_code == 200
         return {x.pk for x in response.context["page"].object_list}
 
@@ -138,10 +138,37 @@ def test_filters_by_state_patient_sponsor_and_date(client_for, staff_user):
 )
 def test_bad_filters_give_a_message_not_a_500(client_for, staff_user, params):
     make_alert("failed", last_error="boom")
-    response = client_for(staff_user).get(URL, params)
-    assert response.status_code == 200
-    if "page" not in params:
+    client = client_for(staff_user)
+    if "page" in params:
+        response = client.get(URL, params)
+    else:
+        response = client.post(URL, params, follow=True)
         assert response.context["form"].errors
+    assert response.status_code == 200
+
+
+def test_a_name_search_is_posted_and_never_in_a_url(client_for, staff_user):
+    a = make_alert("failed", sponsor_name="Wilhelmina Zed")
+    b = make_alert("sent", sponsor_name="Otto Plain")
+    client = client_for(staff_user)
+    response = client.post(URL, {"patient": a.patient.last_name})
+    assert response.status_code == 302
+    location = response["Location"]
+    assert a.patient.last_name.lower() not in location.lower()
+    assert location.startswith(f"{URL}?s=")
+    page = client.get(location)
+    assert {x.pk for x in page.context["page"].object_list} == {a.pk}
+    # A name in the query string is not a filter (it would sit in logs and history).
+    ignored = client.get(URL, {"sponsor": "wilhelmina"})
+    assert {x.pk for x in ignored.context["page"].object_list} == {a.pk, b.pk}
+
+
+def test_an_unknown_search_key_shows_every_alert_with_a_message(client_for, staff_user):
+    make_alert("failed", last_error="boom")
+    response = client_for(staff_user).get(URL, {"s": "nope"})
+    assert response.status_code == 200
+    assert "That search has expired" in response.content.decode()
+    assert len(response.context["page"].object_list) == 1
 
 
 def test_htmx_request_gets_the_results_fragment(client_for, staff_user):
