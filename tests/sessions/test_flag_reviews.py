@@ -2,6 +2,8 @@
 the flagged lists until a new unexcused absence follows the review."""
 
 import datetime
+import html
+import re
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -283,3 +285,36 @@ def test_the_dashboard_count_comes_back_with_a_new_no_show(
     mark(past_session(hours_ago=24), p, "unexcused")
     body = client.get(reverse("core:doctor_dashboard")).content.decode()
     assert "Flagged by the attendance rules (1)" in body
+
+
+def test_mark_reviewed_from_the_compliance_list_comes_back_to_it(
+    client_for, doctor_user
+):
+    p = flagged(AdmittedPatientFactory())
+    client = client_for(doctor_user)
+    compliance = reverse("therapy_sessions:compliance") + "?flag_sort=urgency"
+    body = client.get(compliance).content.decode()
+    link = html.unescape(re.search(r'href="([^"]*flag-review[^"]*)"', body)[1])
+    page = client.get(link)
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "2 no-shows in a row" in text and "Review note" in text
+    back = html.unescape(re.search(r'name="next" value="([^"]*)"', text)[1])
+    assert back == compliance + "#flagged"
+    response = client.post(link, {"note": "Seen in clinic.", "next": back})
+    assert response["Location"] == compliance + "#flagged"
+    assert FlagReview.objects.get().patient == p
+    assert (
+        "No flagged patient is awaiting review"
+        in client.get(compliance).content.decode()
+    )
+
+
+def test_the_review_page_of_an_unflagged_patient_has_nothing_to_review(
+    client_for, doctor_user
+):
+    p = AdmittedPatientFactory()
+    url = reverse("therapy_sessions:flag_review", args=[p.pk])
+    body = client_for(doctor_user).get(url).content.decode()
+    assert "there is nothing to review" in body
+    assert "Mark reviewed" not in body
