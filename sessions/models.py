@@ -515,3 +515,36 @@ class Alert(models.Model):
         return (
             self.state == self.State.PENDING and self.reason == self.REASON_QUIET_HOURS
         )
+
+
+class FlagReview(models.Model):
+    """A doctor's review of a patient's attendance-rule flag, with the reasons
+    the rules gave at the time. Append-only: a later review is a new row. A
+    review keeps the patient off the flagged lists until an unexcused absence
+    is recorded for a session that starts after it."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="flag_reviews"
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(default=timezone.now)
+    reasons = models.JSONField(default=list)
+    note = models.CharField(max_length=300)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(note=""), name="flagreview_note_required"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["patient", "-reviewed_at", "-id"],
+                name="flagreview_patient_latest",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Flag review {self.pk}: patient {self.patient_id}"

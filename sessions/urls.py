@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from sessions.views import alerts, attendance, scheduling
+from sessions.views import alerts, attendance, flags, scheduling
 
 app_name = "therapy_sessions"
 
@@ -32,6 +32,7 @@ urlpatterns = [
         attendance.attendance_letter,
         name="attendance_letter",
     ),
+    path("patients/<int:pk>/flag-review/", flags.flag_review, name="flag_review"),
 ]
 
 # Scheduling (issue 4)

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
     Count,
+    Exists,
     F,
     FilteredRelation,
     FloatField,
@@ -36,6 +37,7 @@ from patients.models import Patient
 from sessions.models import (
     Attendance,
     AttendanceRevision,
+    FlagReview,
     Kind,
     Modality,
     Participant,
@@ -249,10 +251,22 @@ GROUP BY 1
 # The latest marks, newest first, each with the number of unexcused absences
 # between lo and hi among all of the patient's marks.
 PATIENT_LATEST_MARKS_SQL = """
+WITH rev AS (
+    SELECT r.reviewed_at, r.note, u.full_name, u.email
+    FROM therapy_sessions_flagreview r
+    JOIN {users} u ON u.id = r.reviewed_by_id
+    WHERE r.patient_id = %(patient)s
+    ORDER BY r.reviewed_at DESC, r.id DESC
+    LIMIT 1
+)
 SELECT m.status,
        COUNT(*) FILTER (
            WHERE m.status = %(unexcused)s AND m.start >= %(lo)s AND m.start <= %(hi)s
-       ) OVER () AS recent
+       ) OVER () AS recent,
+       COUNT(*) FILTER (
+           WHERE m.status = %(unexcused)s AND m.start > rev.reviewed_at
+       ) OVER () AS since_review,
+       rev.reviewed_at, rev.note, rev.full_name, rev.email
 FROM (
     SELECT a.id,
            a.status,
@@ -262,6 +276,7 @@ FROM (
     WHERE a.patient_id = %(patient)s
     OFFSET 0
 ) m
+LEFT JOIN rev ON true
 ORDER BY m.start DESC, m.id DESC
 LIMIT %(limit)s
 """
@@ -745,6 +760,38 @@ def _flag_reasons_by_patient(*, clinic_settings, now, patients):
     }
 
 
+def _flag_reviewed():
+    """Whether a patient's flag stands reviewed (for a Patient queryset): a
+    doctor reviewed it and no unexcused absence is recorded for a session that
+    starts after the review."""
+    later_noshow = Attendance.objects.filter(
+        patient=OuterRef("patient"),
+        status=Status.UNEXCUSED,
+        session_start__gt=OuterRef("reviewed_at"),
+    )
+    return Exists(
+        FlagReview.objects.filter(patient=OuterRef("pk")).filter(~Exists(later_noshow))
+    )
+
+
+def _standing_reviews(patient_ids):
+    """{patient_id: the latest review that still stands} for these patients.
+    One query (none without patients)."""
+    later_noshow = Attendance.objects.filter(
+        patient=OuterRef("patient"),
+        status=Status.UNEXCUSED,
+        session_start__gt=OuterRef("reviewed_at"),
+    )
+    reviews = (
+        FlagReview.objects.filter(patient_id__in=patient_ids)
+        .filter(~Exists(later_noshow))
+        .select_related("reviewed_by")
+        .order_by("patient_id", "-reviewed_at", "-id")
+        .distinct("patient_id")
+    )
+    return {r.patient_id: r for r in reviews} if patient_ids else {}
+
+
 def _in_program(doctor=None):
     qs = Patient.objects.filter(status__in=IN_PROGRAM)
     if doctor is not None:
@@ -768,18 +815,27 @@ def flagged_page(
     page=None,
     per_page=FLAGGED_PAGE_SIZE,
     clinic_settings=None,
+    include_reviewed=False,
 ):
     """Patients who break an attendance rule: N unexcused absences within D days,
     or K consecutive no-shows. Derived from attendance each time (a correction
     clears the flag), never stored. `order` is "name" or "urgency". With `page`,
     one page of `per_page` rows and `page_obj`; without, every row. Three
     queries whatever the clinic's size (the settings, the rules, the page's
-    patients)."""
+    patients).
+
+    A flag a doctor reviewed is left out until an unexcused absence is recorded
+    for a session starting after the review (see _flag_reviewed). With
+    `include_reviewed`, such patients are listed too, each row with its standing
+    `review` (one more query)."""
     clinic_settings = clinic_settings or clinic_settings_read()
+    patients = _in_program(doctor)
+    if not include_reviewed:
+        patients = patients.exclude(_flag_reviewed())
     found = _flag_rows(
         clinic_settings=clinic_settings,
         now=now or timezone.now(),
-        patients=_in_program(doctor),
+        patients=patients,
     )
     if FLAGGED_ORDERS.get(order):
         found.sort(key=FLAGGED_ORDERS[order])  # stable: by name within a rank
@@ -790,11 +846,13 @@ def flagged_page(
     patients = Patient.objects.select_related(
         "attending_doctor", "primary_counselor"
     ).in_bulk([r[0] for r in found])
+    reviews = _standing_reviews([r[0] for r in found]) if include_reviewed else {}
     return {
         "rows": [
             {
                 "patient": patients[pk],
                 "reasons": _reasons(absences, run, clinic_settings),
+                "review": reviews.get(pk),
             }
             for pk, _, _, absences, run in found
         ],
@@ -802,16 +860,24 @@ def flagged_page(
         "page_obj": page_obj,
         "order": order if order in FLAGGED_ORDERS else "name",
         "settings": clinic_settings,
+        "include_reviewed": include_reviewed,
     }
 
 
 def flagged_patients(*, doctor=None, now=None):
-    """Every patient who breaks an attendance rule, by name (see flagged_page)."""
+    """Every patient who breaks an attendance rule and has no standing review,
+    by name (see flagged_page)."""
     return flagged_page(doctor=doctor, now=now)["rows"]
 
 
 def compliance_overview(
-    *, doctor=None, order="name", page=1, flagged_order="name", flagged_page_number=1
+    *,
+    doctor=None,
+    order="name",
+    page=1,
+    flagged_order="name",
+    flagged_page_number=1,
+    include_reviewed=False,
 ):
     """The compliance page: one page of the patients below target and one page of
     the flagged patients, each with its count. Five queries whatever the clinic's
@@ -825,6 +891,7 @@ def compliance_overview(
         order=flagged_order,
         page=flagged_page_number,
         clinic_settings=clinic_settings,
+        include_reviewed=include_reviewed,
     )
     return data
 
@@ -1173,10 +1240,15 @@ def daily_summary_csv(*, start, end):
     return _copy_csv(DAILY_SQL, params, DAILY_HEADER)
 
 
-def _patient_flag_reasons(*, patient, clinic_settings, now):
+def _patient_flag_state(*, patient, clinic_settings, now):
     """The rule flags of one patient, worded as _flag_reasons_by_patient words
-    them, in one query: the patient's latest marks (enough to count the run of
-    no-shows), each carrying the number of unexcused absences in the window."""
+    them, and the patient's latest flag review, in one query: the patient's
+    latest marks (enough to count the run of no-shows), each carrying the
+    number of unexcused absences in the window and the latest review with the
+    number of unexcused absences for sessions starting after it.
+
+    {"reasons": [...], "review": None or {"at", "note", "doctor", "standing"}};
+    a review is `standing` while no such absence follows it."""
     count_rule = clinic_settings.absence_rule_count
     days = clinic_settings.absence_rule_days
     run_rule = clinic_settings.consecutive_noshow_rule
@@ -1187,22 +1259,45 @@ def _patient_flag_reasons(*, patient, clinic_settings, now):
         "hi": now,
         "limit": run_rule + RUN_LOOKBACK,
     }
-    latest = list(_rows(PATIENT_LATEST_MARKS_SQL, params))
+    sql = PATIENT_LATEST_MARKS_SQL.format(
+        users=FlagReview.reviewed_by.field.related_model._meta.db_table
+    )
+    latest = list(_rows(sql, params))
     if patient.status not in IN_PROGRAM:
-        return []  # read all the same: the page costs the same for everyone
+        # read all the same: the page costs the same for everyone
+        return {"reasons": [], "review": None}
     reasons = []
     recent = latest[0][1] if latest else 0
     if recent >= count_rule:
         reasons.append(f"{recent} unexcused absences in the last {days} days")
     run = 0
-    for status, _ in latest:
+    for status, *_ in latest:
         if status != Status.UNEXCUSED:
             break
         run += 1
     if run >= run_rule:
         more = "" if run < run_rule + RUN_LOOKBACK else " or more"
         reasons.append(f"{run}{more} no-shows in a row")
-    return reasons
+    review = None
+    if reasons and latest[0][3] is not None:
+        _, _, since_review, at, note, full_name, email = latest[0]
+        review = {
+            "at": at,
+            "note": note,
+            "doctor": full_name or email,
+            "standing": since_review == 0,
+        }
+    return {"reasons": reasons, "review": review}
+
+
+def patient_flag_state(*, patient, now=None):
+    """The rule flags of one patient and its latest review (see
+    _patient_flag_state). One query after the settings."""
+    return _patient_flag_state(
+        patient=patient,
+        clinic_settings=clinic_settings_read(),
+        now=now or timezone.now(),
+    )
 
 
 def patient_hours_section(*, patient, weeks=12):
@@ -1210,9 +1305,11 @@ def patient_hours_section(*, patient, weeks=12):
     the rule flags, and default dates for the attendance letter. Three queries."""
     clinic_settings = clinic_settings_read()
     data = patient_hours(patient=patient, weeks=weeks, clinic_settings=clinic_settings)
-    data["flags"] = _patient_flag_reasons(
+    flag_state = _patient_flag_state(
         patient=patient, clinic_settings=clinic_settings, now=timezone.now()
     )
+    data["flags"] = flag_state["reasons"]
+    data["flag_review"] = flag_state["review"]
     today = clinic_today()
     data["letter_start"] = today - datetime.timedelta(days=30)
     data["letter_end"] = today

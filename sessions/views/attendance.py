@@ -180,14 +180,17 @@ def compliance(request):
     the patients the attendance rules flag for a doctor's review: a page of each,
     sorted as asked, with the counts."""
     mine = request.GET.get("mine") == "1"
+    reviewed = request.GET.get("reviewed") == "1"
     context = selectors.compliance_overview(
         doctor=request.user if mine else None,
         order=request.GET.get("sort", "name"),
         page=request.GET.get("page", 1),
         flagged_order=request.GET.get("flag_sort", "name"),
         flagged_page_number=request.GET.get("flagged_page", 1),
+        include_reviewed=reviewed,
     )
     context["mine"] = mine
+    context["show_reviewed"] = reviewed
     return render(request, "sessions/compliance.html", context)
 
 

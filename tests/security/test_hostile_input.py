@@ -173,6 +173,7 @@ MUST_HAVE_FORMS = {
     "therapy_sessions:series_reschedule",
     "roster of an ended session",
     "family session",
+    "flag review of a flagged patient",
     "login",
 }
 
@@ -197,6 +198,12 @@ FORM_PAGES = [
         "therapy_sessions:detail",
         STAFF,
         lambda w: {"pk": w["family_session"].pk},
+    ),
+    (
+        "flag review of a flagged patient",
+        "therapy_sessions:flag_review",
+        DOCTOR,
+        lambda w: {"pk": w["flagged_patient"].pk},
     ),
     ("login", "account_login", None, None),
     ("password reset", "account_reset_password", None, None),

@@ -86,6 +86,7 @@ TABLE = {
     "therapy_sessions:attendance_export": (FRONT, None),
     "therapy_sessions:patient_hours": (CLINICAL, patient_pk),
     "therapy_sessions:attendance_letter": (CLINICAL, patient_pk),
+    "therapy_sessions:flag_review": (ONLY_DOCTOR, patient_pk),
     "therapy_sessions:calendar": (CLINICAL, None),
     "therapy_sessions:agenda": (CLINICAL, None),
     "therapy_sessions:create": (FRONT, None),

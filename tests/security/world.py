@@ -19,6 +19,8 @@ from tests.factories import (
     UserFactory,
     enrol,
     facilitate,
+    mark,
+    past_session,
 )
 
 
@@ -95,6 +97,10 @@ def build_world(users):
     feed = CalendarFeed.objects.create(
         token=secrets.token_urlsafe(24), user=UserFactory(role=roles.STAFF)
     )
+    # Flagged by the attendance rules (two no-shows in a row), not yet reviewed.
+    flagged = AdmittedPatientFactory(attending_doctor=doctor)
+    for hours_ago in (72, 48):
+        mark(past_session(hours_ago=hours_ago), flagged, "unexcused")
     from portal.models import SponsorInvitation, token_digest
 
     invitation_token = secrets.token_urlsafe(32)
@@ -121,4 +127,5 @@ def build_world(users):
         "feed": feed,
         "invitation": invitation,
         "invitation_token": invitation_token,
+        "flagged_patient": flagged,
     }
