@@ -271,7 +271,7 @@ def test_compliance_and_dashboard_query_counts_do_not_change_with_reviews(
         review(p, doctor_user)
     assert counts() == before
     body = client.get(reverse("core:doctor_dashboard")).content.decode()
-    assert "Flagged by the attendance rules (1)" in body
+    assert "Flagged for your review (1)" in body
 
 
 def test_the_dashboard_count_comes_back_with_a_new_no_show(
@@ -281,10 +281,10 @@ def test_the_dashboard_count_comes_back_with_a_new_no_show(
     review_earlier(monkeypatch, p, doctor_user, hours_ago=60)
     client = client_for(doctor_user)
     body = client.get(reverse("core:doctor_dashboard")).content.decode()
-    assert "Flagged by the attendance rules (0)" in body
+    assert "Flagged for your review (0)" in body
     mark(past_session(hours_ago=24), p, "unexcused")
     body = client.get(reverse("core:doctor_dashboard")).content.decode()
-    assert "Flagged by the attendance rules (1)" in body
+    assert "Flagged for your review (1)" in body
 
 
 def test_mark_reviewed_from_the_compliance_list_comes_back_to_it(
