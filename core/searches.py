@@ -26,3 +26,18 @@ def store(request, bucket, data):
 def load(request, bucket, key):
     """The search kept under `key`, or None when unknown or expired."""
     return request.session.get(bucket, {}).get((key or "")[:KEY_LENGTH])
+
+
+def take(request, bucket, posted=None):
+    """The search of this request, as (key, data, expired): a POST keeps `posted`
+    (the form's data) under a new key; a GET with `?s=<key>` reads the one kept
+    (expired when it is gone); any other request has none (None, None, False)."""
+    if request.method == "POST":
+        return store(request, bucket, posted), posted, False
+    key = request.GET.get("s")
+    if not key:
+        return None, None, False
+    data = load(request, bucket, key)
+    if data is None:
+        return None, None, True
+    return key, data, False

@@ -60,18 +60,12 @@ def patient_list(request):
     """The patient list. The search form is POSTed; its parameters are kept in the
     session and the URLs carry only `?s=<key>&page=N`."""
     choices = selectors.filter_choices()
-    key, data, expired = None, None, False
+    posted = None
     if request.method == "POST":
-        posted = forms.PatientFilterForm(request.POST, choices=choices)
-        data = posted.stored()
-        key = searches.store(request, SEARCHES_KEY, data)
-        if not request.htmx:
-            return redirect(f"{request.path}?s={key}")
-    elif request.GET.get("s"):
-        key = request.GET["s"]
-        data = searches.load(request, SEARCHES_KEY, key)
-        if data is None:
-            key, expired = None, True
+        posted = forms.PatientFilterForm(request.POST, choices=choices).stored()
+    key, data, expired = searches.take(request, SEARCHES_KEY, posted)
+    if posted is not None and not request.htmx:
+        return redirect(f"{request.path}?s={key}")
     form = forms.PatientFilterForm(data, choices=choices)
     page = selectors.patient_list_page(
         user=request.user,

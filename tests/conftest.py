@@ -136,6 +136,21 @@ def page(browser, live_server):
     context.close()
 
 
+def csp_violations(page):
+    """A list that collects the page's Content Security Policy refusals from the
+    browser console (assert it stays empty)."""
+    violations = []
+    page.on(
+        "console",
+        lambda msg: (
+            violations.append(msg.text)
+            if "Content Security Policy" in msg.text or "Refused to" in msg.text
+            else None
+        ),
+    )
+    return violations
+
+
 def browser_login(page, email, password=PASSWORD, totp_secret=None):
     """Log in through the real login page (and the one-time code page when the
     account has an authenticator app: pass its base32 `totp_secret`)."""

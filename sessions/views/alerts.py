@@ -35,19 +35,16 @@ def alerts(request):
     """Every alert, failed first, filtered. The filter form is POSTed and kept in the
     session (the URLs carry `?s=<key>`); status, kind, dates and a patient's id may
     also come in the query string (the dashboard's and patient page's links)."""
-    key = None
+    posted = None
     if request.method == "POST":
-        data = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
-        key = searches.store(request, SEARCHES_KEY, data)
-        if not request.htmx:
-            return redirect(f"{request.path}?s={key}")
-    elif request.GET.get("s"):
-        key = request.GET["s"]
-        data = searches.load(request, SEARCHES_KEY, key)
-        if data is None:
-            key, data = None, {}
-            messages.info(request, "That search has expired; showing every alert.")
-    else:
+        posted = {k: v for k, v in request.POST.items() if k != "csrfmiddlewaretoken"}
+    key, data, expired = searches.take(request, SEARCHES_KEY, posted)
+    if posted is not None and not request.htmx:
+        return redirect(f"{request.path}?s={key}")
+    if expired:
+        data = {}
+        messages.info(request, "That search has expired; showing every alert.")
+    elif data is None:
         data = {k: v for k, v in request.GET.items() if k not in (*NAMED, "page")}
     form = AlertFilterForm(data or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.mfa import current_totp_code
-from tests.conftest import browser_login
+from tests.conftest import browser_login, csp_violations
 
 from .conftest import enrol
 
@@ -79,15 +79,7 @@ def test_browser_enrolment_login_and_session_warning_without_csp_violations(
     page, staff_user, security_on
 ):
     security_on.SESSION_IDLE_MINUTES_STAFF = 2
-    violations = []
-    page.on(
-        "console",
-        lambda msg: (
-            violations.append(msg.text)
-            if "Content Security Policy" in msg.text or "Refused to" in msg.text
-            else None
-        ),
-    )
+    violations = csp_violations(page)
     page.clock.install()
     # First login: sent to enrolment, scan (read) the key, activate.
     browser_login(page, staff_user.email)

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from core.timeutil import clinic_today, make_local, week_start
 from sessions.selectors.scheduling import iso_week
-from tests.conftest import browser_login
+from tests.conftest import browser_login, csp_violations
 from tests.factories import (
     AdmittedPatientFactory,
     RoomFactory,
@@ -36,15 +36,7 @@ def test_counselor_opens_on_own_week_widens_and_is_remembered(page, staff_user):
     enrol(_session(tuesday, 9, "Morning check-in", staff_user), ann)
     _session(tuesday, 18, "Evening relapse group", staff(), room=harbor)
     _session(monday + datetime.timedelta(days=7), 10, "Next week group", staff())
-    violations = []
-    page.on(
-        "console",
-        lambda msg: (
-            violations.append(msg.text)
-            if "Content Security Policy" in msg.text or "Refused to" in msg.text
-            else None
-        ),
-    )
+    violations = csp_violations(page)
 
     browser_login(page, staff_user.email)
     page.goto("/sessions/")
