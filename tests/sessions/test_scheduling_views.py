@@ -965,3 +965,36 @@ def test_calendar_day_links_prefill_the_session_and_series_forms(
     form = response.context["form"]
     assert form.initial["weekdays"] == [2]  # Wednesday, Monday = 0
     assert str(form.initial["starts_on"]) == str(wednesday)
+
+
+def test_calendar_choices_list_the_same_people_as_the_session_forms(staff_user):
+    """The calendar reads rooms and facilitators in one plain-SQL query; it must
+    offer exactly the rooms and people the session forms offer."""
+    from accounts import roles
+    from sessions.models import Room
+    from sessions.selectors.scheduling import (
+        calendar_filter_options,
+        facilitator_choices,
+    )
+    from tests.conftest import make_user
+
+    RoomFactory(name="Harbor Room")
+    Room.objects.create(name="Closed Room", capacity=4, active=False)
+    make_user(roles.DOCTOR, full_name="Dora Doctor")
+    make_user(roles.SPONSOR, full_name="Sam Sponsor")
+    gone = make_user(roles.STAFF, full_name="Gone Staff")
+    gone.is_active = False
+    gone.save()
+    make_user(roles.STAFF, full_name="")  # shown by email
+
+    options = calendar_filter_options()
+
+    assert {c.pk for c in options["facilitators"]} == {
+        u.pk for u in facilitator_choices()
+    }
+    assert {c.pk for c in options["rooms"]} == set(
+        Room.objects.filter(active=True).values_list("pk", flat=True)
+    )
+    names = [c.name for c in options["facilitators"]]
+    assert "Sam Sponsor" not in names and "Gone Staff" not in names
+    assert any("@" in name for name in names)
