@@ -52,6 +52,9 @@ class Topic(models.Model):
         return self.name
 
 
+WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
 class SessionSeries(models.Model):
     """A weekly pattern; each occurrence is its own TherapySession row."""
 
@@ -108,6 +111,10 @@ class SessionSeries(models.Model):
 
     def __str__(self):
         return self.title or f"{self.get_kind_display()} series {self.pk}"
+
+    @property
+    def weekday_names(self):
+        return [WEEKDAY_NAMES[d] for d in self.weekdays]
 
 
 class TherapySession(models.Model):

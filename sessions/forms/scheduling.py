@@ -7,18 +7,10 @@ from django import forms
 from core.timeutil import clinic_today, make_local
 from core.widgets import ListSelect
 from patients.models import Patient, Sponsor
-from sessions.models import Kind, Modality, Room
+from sessions.models import WEEKDAY_NAMES, Kind, Modality, Room
 from sessions.selectors import scheduling as selectors
 
-WEEKDAYS = [
-    (0, "Mon"),
-    (1, "Tue"),
-    (2, "Wed"),
-    (3, "Thu"),
-    (4, "Fri"),
-    (5, "Sat"),
-    (6, "Sun"),
-]
+WEEKDAYS = list(enumerate(WEEKDAY_NAMES))
 SCOPES = [
     ("one", "Only this session"),
     ("following", "This and all following sessions of the series"),

@@ -19,6 +19,7 @@ from core.audit import audit
 from core.timeutil import clinic_today, local, make_local
 from patients.models import Patient
 from sessions.models import (
+    WEEKDAY_NAMES,
     Alert,
     Attendance,
     CalendarFeed,
@@ -874,9 +875,6 @@ def series_patient_remove(*, series, patient, from_date, actor):
     )
     Participant.objects.filter(pk__in=[link.pk for link in links]).delete()
     return len(links)
-
-
-WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 def _weekday_label(weekdays):
