@@ -760,31 +760,28 @@ def _flag_reasons_by_patient(*, clinic_settings, now, patients):
     }
 
 
-def _flag_reviewed():
-    """Whether a patient's flag stands reviewed (for a Patient queryset): a
-    doctor reviewed it and no unexcused absence is recorded for a session that
-    starts after the review."""
+def _standing(reviews):
+    """The FlagReviews (a queryset) that still stand: no unexcused absence is
+    recorded for a session of the patient's that starts after the review."""
     later_noshow = Attendance.objects.filter(
         patient=OuterRef("patient"),
         status=Status.UNEXCUSED,
         session_start__gt=OuterRef("reviewed_at"),
     )
-    return Exists(
-        FlagReview.objects.filter(patient=OuterRef("pk")).filter(~Exists(later_noshow))
-    )
+    return reviews.filter(~Exists(later_noshow))
+
+
+def _flag_reviewed():
+    """Whether a patient's flag stands reviewed (for a Patient queryset): a
+    doctor reviewed it and the review still stands."""
+    return Exists(_standing(FlagReview.objects.filter(patient=OuterRef("pk"))))
 
 
 def _standing_reviews(patient_ids):
     """{patient_id: the latest review that still stands} for these patients.
     One query (none without patients)."""
-    later_noshow = Attendance.objects.filter(
-        patient=OuterRef("patient"),
-        status=Status.UNEXCUSED,
-        session_start__gt=OuterRef("reviewed_at"),
-    )
     reviews = (
-        FlagReview.objects.filter(patient_id__in=patient_ids)
-        .filter(~Exists(later_noshow))
+        _standing(FlagReview.objects.filter(patient_id__in=patient_ids))
         .select_related("reviewed_by")
         .order_by("patient_id", "-reviewed_at", "-id")
         .distinct("patient_id")
@@ -1249,13 +1246,11 @@ def _patient_flag_state(*, patient, clinic_settings, now):
 
     {"reasons": [...], "review": None or {"at", "note", "doctor", "standing"}};
     a review is `standing` while no such absence follows it."""
-    count_rule = clinic_settings.absence_rule_count
-    days = clinic_settings.absence_rule_days
     run_rule = clinic_settings.consecutive_noshow_rule
     params = {
         "patient": patient.pk,
         "unexcused": Status.UNEXCUSED.value,
-        "lo": now - datetime.timedelta(days=days),
+        "lo": now - datetime.timedelta(days=clinic_settings.absence_rule_days),
         "hi": now,
         "limit": run_rule + RUN_LOOKBACK,
     }
@@ -1266,18 +1261,17 @@ def _patient_flag_state(*, patient, clinic_settings, now):
     if patient.status not in IN_PROGRAM:
         # read all the same: the page costs the same for everyone
         return {"reasons": [], "review": None}
-    reasons = []
     recent = latest[0][1] if latest else 0
-    if recent >= count_rule:
-        reasons.append(f"{recent} unexcused absences in the last {days} days")
     run = 0
     for status, *_ in latest:
         if status != Status.UNEXCUSED:
             break
         run += 1
-    if run >= run_rule:
-        more = "" if run < run_rule + RUN_LOOKBACK else " or more"
-        reasons.append(f"{run}{more} no-shows in a row")
+    reasons = _reasons(
+        recent if recent >= clinic_settings.absence_rule_count else 0,
+        run if run >= run_rule else 0,
+        clinic_settings,
+    )
     review = None
     if reasons and latest[0][3] is not None:
         _, _, since_review, at, note, full_name, email = latest[0]
