@@ -278,7 +278,8 @@ def _missed_pairs(now, clinic):
         .exclude(patient__status=Patient.Status.DISCHARGED)
         .filter(~Exists(already))
     )
-    unmarked = base.filter(end__lte=now - grace).filter(~Exists(attendance))
+    # Participant.marked is kept by triggers: whether an attendance row exists.
+    unmarked = base.filter(end__lte=now - grace, marked=False)
     # A safety net: a no-show mark whose alerts were never written.
     no_show = base.filter(Exists(attendance.filter(status=Attendance.Status.UNEXCUSED)))
     return set(unmarked.values_list("session_id", "patient_id")) | set(
