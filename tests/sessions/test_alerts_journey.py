@@ -2,36 +2,19 @@
 failed, filter the list and press Retry."""
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from sessions.models import Alert
 from tests.conftest import browser_login
-from tests.factories import ConsentFactory, enrol, past_session
-
-
-def _alert(state, sponsor_name, **kw):
-    consent = ConsentFactory(sponsor__full_name=sponsor_name)
-    session = past_session(hours_ago=3, minutes=60)
-    enrol(session, consent.patient)
-    if state == "sent":
-        kw["sent_at"] = timezone.now()
-    return Alert.objects.create(
-        session=session,
-        patient=consent.patient,
-        sponsor=consent.sponsor,
-        channel="email",
-        state=state,
-        **kw,
-    )
+from tests.sessions.helpers import make_alert
 
 
 @pytest.mark.browser
 def test_staff_sees_a_failed_alert_first_filters_and_retries_it(page, staff_user):
-    sent = _alert("sent", "Sally Sent", attempts=1)
-    failed = _alert(
+    sent = make_alert("sent", sponsor_name="Sally Sent", attempts=1)
+    failed = make_alert(
         "failed",
-        "Fran Failed",
+        sponsor_name="Fran Failed",
         attempts=6,
         last_error="SMTPRecipientsRefused: 451 mailbox full",
     )

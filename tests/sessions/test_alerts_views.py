@@ -4,30 +4,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sessions.models import Alert
-from tests.factories import ConsentFactory, enrol, past_session
+from tests.sessions.helpers import make_alert
 
 pytestmark = pytest.mark.django_db
 
 URL = "/alerts/"
-
-
-def make_alert(state="pending", *, hours_ago=3, sponsor_name=None, **kw):
-    consent = ConsentFactory(
-        **({"sponsor__full_name": sponsor_name} if sponsor_name else {})
-    )
-    session = past_session(hours_ago=hours_ago, minutes=60)
-    enrol(session, consent.patient)
-    extra = {"sent_at": timezone.now()} if state == "sent" else {}
-    return Alert.objects.create(
-        session=session,
-        patient=consent.patient,
-        sponsor=consent.sponsor,
-        channel="email",
-        state=state,
-        **extra,
-        **kw,
-    )
 
 
 def test_url_name_is_alerts():

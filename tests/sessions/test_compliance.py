@@ -20,22 +20,14 @@ from sessions.services.attendance import attendance_record
 from tests.factories import (
     AdmittedPatientFactory,
     PatientFactory,
-    RoomFactory,
-    SessionFactory,
     enrol,
     mark,
     past_session,
 )
+from tests.sessions.helpers import session_on
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
-
-
-def session_on(day, hour=9, minutes=180):
-    start = make_local(day, datetime.time(hour))
-    return SessionFactory(
-        start=start, end=start + datetime.timedelta(minutes=minutes), room=RoomFactory()
-    )
 
 
 def give_week(patient, monday, minutes_per_day, days=3):

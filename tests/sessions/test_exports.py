@@ -25,6 +25,7 @@ from tests.factories import (
     past_session,
     staff,
 )
+from tests.sessions.helpers import session_on
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)
@@ -33,14 +34,6 @@ DAY = datetime.timedelta(days=1)
 def pdf_text(data):
     reader = PdfReader(io.BytesIO(data))
     return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
-
-
-def session_on(day, hour=9, minutes=180, **kw):
-    start = make_local(day, datetime.time(hour))
-    kw.setdefault("room", RoomFactory())
-    return SessionFactory(
-        start=start, end=start + datetime.timedelta(minutes=minutes), **kw
-    )
 
 
 @pytest.fixture
