@@ -279,6 +279,27 @@ def roster_url(session):
     return reverse("therapy_sessions:roster", args=[session.pk])
 
 
+def page_url(view, session):
+    """The roster fragment's or the session page's address."""
+    if view == "roster":
+        return roster_url(session)
+    return reverse("therapy_sessions:detail", args=[session.pk])
+
+
+def corrected_mark(session, patient, user):
+    """A present mark with one earlier value (an unexcused absence) in its
+    history."""
+    AttendanceRevision.objects.create(
+        attendance=mark(session, patient, "present", by=user),
+        status="unexcused",
+        minutes=0,
+        recorded_by=user,
+        recorded_at=timezone.now(),
+        changed_by=user,
+        reason="Wrong row",
+    )
+
+
 def test_session_page_shows_the_roster_with_buttons_for_staff(
     group, client_for, staff_user
 ):
@@ -476,21 +497,8 @@ def test_roster_and_session_page_cost_the_same_queries_for_5_and_60_patients(
         enrol(session, *patients)
         for i, p in enumerate(patients):
             if i % 2:
-                att = mark(session, p, "present", by=staff_user)
-                AttendanceRevision.objects.create(
-                    attendance=att,
-                    status="unexcused",
-                    minutes=0,
-                    recorded_by=staff_user,
-                    recorded_at=timezone.now(),
-                    changed_by=staff_user,
-                    reason="Wrong row",
-                )
-        url = (
-            roster_url(session)
-            if view == "roster"
-            else reverse("therapy_sessions:detail", args=[session.pk])
-        )
+                corrected_mark(session, p, staff_user)
+        url = page_url(view, session)
         client.get(url)  # warm the session and role caches
         with CaptureQueriesContext(connection) as ctx:
             response = client.get(
@@ -600,21 +608,8 @@ def test_roster_costs_the_same_queries_before_any_mark_as_with_corrections(
         patients = [AdmittedPatientFactory() for _ in range(3)]
         enrol(session, *patients)
         if marked:
-            att = mark(session, patients[0], "present", by=staff_user)
-            AttendanceRevision.objects.create(
-                attendance=att,
-                status="unexcused",
-                minutes=0,
-                recorded_by=staff_user,
-                recorded_at=timezone.now(),
-                changed_by=staff_user,
-                reason="Wrong row",
-            )
-        url = (
-            roster_url(session)
-            if view == "roster"
-            else reverse("therapy_sessions:detail", args=[session.pk])
-        )
+            corrected_mark(session, patients[0], staff_user)
+        url = page_url(view, session)
         client.get(url)  # warm the session and role caches
         with CaptureQueriesContext(connection) as ctx:
             body = client.get(url).content.decode()
