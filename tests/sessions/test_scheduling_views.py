@@ -509,11 +509,16 @@ def _fill_week(count, monday):
     return user
 
 
-def _calendar_queries(client, monday):
+def _queries(client, url):
+    """(number of queries, response) of a page that answers 200."""
     with CaptureQueriesContext(connection) as ctx:
-        response = client.get(f"/sessions/?week={iso_week(monday)}")
+        response = client.get(url)
     assert response.status_code == 200
     return len(ctx.captured_queries), response
+
+
+def _calendar_queries(client, monday):
+    return _queries(client, f"/sessions/?week={iso_week(monday)}")
 
 
 def test_week_calendar_query_count_is_the_same_for_10_and_500_sessions(
@@ -583,10 +588,7 @@ def test_agenda_query_count_does_not_grow(client_for, staff_user):
     _fill_week(90, b - datetime.timedelta(days=1))
     counts = []
     for day in (a - datetime.timedelta(days=1), b - datetime.timedelta(days=1)):
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(f"/sessions/today/?day={day:%Y-%m-%d}")
-        assert response.status_code == 200
-        counts.append(len(ctx.captured_queries))
+        counts.append(_queries(client, f"/sessions/today/?day={day:%Y-%m-%d}")[0])
     assert counts[0] == counts[1]
 
 
@@ -872,10 +874,7 @@ def test_session_page_query_count_does_not_grow_with_the_roster(client_for, staf
     small, big = _roster(2), _roster(30)
     counts = []
     for session in (small, big):
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(f"/sessions/{session.pk}/")
-        assert response.status_code == 200
-        counts.append(len(ctx.captured_queries))
+        counts.append(_queries(client, f"/sessions/{session.pk}/")[0])
     assert counts[0] == counts[1]
 
 
@@ -895,10 +894,7 @@ def test_series_page_query_count_does_not_grow(client_for, staff_user):
             room=RoomFactory(capacity=30),
             patients=AdmittedPatientFactory.create_batch(occurrences // 2 + 1),
         )
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(f"/sessions/series/{series.pk}/")
-        assert response.status_code == 200
-        counts.append(len(ctx.captured_queries))
+        counts.append(_queries(client, f"/sessions/series/{series.pk}/")[0])
     assert counts[0] == counts[1]
 
 
