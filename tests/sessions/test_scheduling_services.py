@@ -119,7 +119,10 @@ def test_raw_insert_of_overlapping_sessions_in_one_room_fails_in_postgres():
         )
 
 
-def test_raw_insert_of_one_facilitator_in_overlapping_sessions_fails_in_postgres():
+def _second_link_refused(sql, owner_id, *, second, constraint):
+    """Two raw sessions (the second at `second`, a pair of offsets from the first's
+    start, which lasts three hours); `sql` links the owner to the first, and
+    linking them to the second is refused by `constraint`."""
     user = staff()
     start = make_local(_day(2), EVENING)
     with connection.cursor() as cur:
@@ -133,50 +136,33 @@ def test_raw_insert_of_one_facilitator_in_overlapping_sessions_fails_in_postgres
         b = _raw_session(
             cur,
             room_id=None,
-            start=start + datetime.timedelta(hours=1),
-            end=start + datetime.timedelta(hours=2),
+            start=start + second[0],
+            end=start + second[1],
             user_id=user.pk,
         )
-        sql = (
-            "INSERT INTO therapy_sessions_sessionfacilitator (session_id, user_id,"
-            " active) VALUES (%s, %s, true)"
-        )
-        cur.execute(sql, [a, user.pk])
-        with (
-            pytest.raises(IntegrityError, match="facilitator_no_overlap"),
-            transaction.atomic(),
-        ):
-            cur.execute(sql, [b, user.pk])
+        cur.execute(sql, [a, owner_id])
+        with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+            cur.execute(sql, [b, owner_id])
+
+
+def test_raw_insert_of_one_facilitator_in_overlapping_sessions_fails_in_postgres():
+    _second_link_refused(
+        "INSERT INTO therapy_sessions_sessionfacilitator (session_id, user_id,"
+        " active) VALUES (%s, %s, true)",
+        staff().pk,
+        second=(datetime.timedelta(hours=1), datetime.timedelta(hours=2)),
+        constraint="facilitator_no_overlap",
+    )
 
 
 def test_raw_insert_of_one_patient_in_overlapping_sessions_fails_in_postgres():
-    user, patient = staff(), AdmittedPatientFactory()
-    start = make_local(_day(2), EVENING)
-    with connection.cursor() as cur:
-        a = _raw_session(
-            cur,
-            room_id=None,
-            start=start,
-            end=start + datetime.timedelta(hours=3),
-            user_id=user.pk,
-        )
-        b = _raw_session(
-            cur,
-            room_id=None,
-            start=start + datetime.timedelta(minutes=170),
-            end=start + datetime.timedelta(hours=4),
-            user_id=user.pk,
-        )
-        sql = (
-            "INSERT INTO therapy_sessions_participant (session_id, patient_id, active,"
-            " added_at) VALUES (%s, %s, true, now())"
-        )
-        cur.execute(sql, [a, patient.pk])
-        with (
-            pytest.raises(IntegrityError, match="participant_no_overlap"),
-            transaction.atomic(),
-        ):
-            cur.execute(sql, [b, patient.pk])
+    _second_link_refused(
+        "INSERT INTO therapy_sessions_participant (session_id, patient_id, active,"
+        " added_at) VALUES (%s, %s, true, now())",
+        AdmittedPatientFactory().pk,
+        second=(datetime.timedelta(minutes=170), datetime.timedelta(hours=4)),
+        constraint="participant_no_overlap",
+    )
 
 
 def test_moving_a_session_onto_a_patients_other_session_fails_in_postgres():
