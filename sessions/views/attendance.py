@@ -191,6 +191,7 @@ def compliance(request):
     )
     context["mine"] = mine
     context["show_reviewed"] = reviewed
+    context["can_export"] = has_role(request.user, ADMIN, STAFF)  # attendance_export
     return render(request, "sessions/compliance.html", context)
 
 

@@ -377,6 +377,17 @@ def test_export_roles(client_for, users, role, expected):
     assert response.status_code == expected
 
 
+@pytest.mark.parametrize(
+    "role,shown", [("staff", True), ("admin", True), ("doctor", False)]
+)
+def test_compliance_page_offers_the_export_to_those_who_may_export(
+    client_for, users, role, shown
+):
+    body = client_for(users[role]).get(reverse("therapy_sessions:compliance"))
+    link = reverse("therapy_sessions:attendance_export")
+    assert (f'href="{link}"' in body.content.decode()) is shown
+
+
 def test_export_query_count_does_not_grow_with_rows(client_for, staff_user):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
