@@ -749,17 +749,6 @@ def _reasons(absences, run, clinic_settings):
     return reasons
 
 
-def _flag_reasons_by_patient(*, clinic_settings, now, patients):
-    """{patient_id: [reasons]} for the patients (a queryset) who break a rule:
-    N unexcused absences within D days, or K no-shows in a row. One query."""
-    return {
-        pk: _reasons(absences, run, clinic_settings)
-        for pk, _, _, absences, run in _flag_rows(
-            clinic_settings=clinic_settings, now=now, patients=patients
-        )
-    }
-
-
 def _standing(reviews):
     """The FlagReviews (a queryset) that still stand: no unexcused absence is
     recorded for a session of the patient's that starts after the review."""
@@ -894,13 +883,20 @@ def compliance_overview(
 
 
 def patient_flags(*, patient, now=None):
-    """The rule flags of one patient (a list of reasons; empty when none)."""
-    reasons = _flag_reasons_by_patient(
-        clinic_settings=clinic_settings_read(),
+    """The rule flags of one patient (a list of reasons; empty when none), read
+    as the flagged list reads them (patient_flag_state reads them for the
+    patient page in its own way)."""
+    clinic_settings = clinic_settings_read()
+    rows = _flag_rows(
+        clinic_settings=clinic_settings,
         now=now or timezone.now(),
         patients=_in_program().filter(pk=patient.pk),
     )
-    return reasons.get(patient.pk, [])
+    return [
+        reason
+        for _, _, _, absences, run in rows
+        for reason in _reasons(absences, run, clinic_settings)
+    ]
 
 
 # --- Staff to-do: ended sessions with patients still unmarked ----------------------
@@ -1238,8 +1234,8 @@ def daily_summary_csv(*, start, end):
 
 
 def _patient_flag_state(*, patient, clinic_settings, now):
-    """The rule flags of one patient, worded as _flag_reasons_by_patient words
-    them, and the patient's latest flag review, in one query: the patient's
+    """The rule flags of one patient, worded by _reasons as in the flagged list,
+    and the patient's latest flag review, in one query: the patient's
     latest marks (enough to count the run of no-shows), each carrying the
     number of unexcused absences in the window and the latest review with the
     number of unexcused absences for sessions starting after it.
