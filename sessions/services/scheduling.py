@@ -669,6 +669,14 @@ def family_member_remove(*, member, actor):
 # -------------------------------------------------------------------------- series
 
 
+def _weekdays(weekdays):
+    """The weekdays (0 = Monday) as a series stores them: sorted, each once."""
+    weekdays = sorted({int(d) for d in weekdays})
+    if not weekdays or any(not 0 <= d <= 6 for d in weekdays):
+        raise SchedulingError("Choose at least one weekday.")
+    return weekdays
+
+
 def series_dates(*, weekdays, starts_on, ends_on=None, occurrences=None):
     """The local dates of a weekly pattern, from starts_on until ends_on or count."""
     weekdays = set(weekdays)
@@ -708,9 +716,7 @@ def series_create(
 ):
     """A weekly series and every occurrence as its own session, in one transaction:
     all are created, or none (the message names the first conflict)."""
-    weekdays = sorted({int(d) for d in weekdays})
-    if not weekdays or any(not 0 <= d <= 6 for d in weekdays):
-        raise SchedulingError("Choose at least one weekday.")
+    weekdays = _weekdays(weekdays)
     if ends_on is None and not occurrences:
         raise SchedulingError("Give an end date or a number of occurrences.")
     if ends_on is not None and ends_on < starts_on:
@@ -905,9 +911,7 @@ def series_reschedule(
     that the record stays; the others are removed. Past occurrences are kept on
     the series, which then ends the day before; a series with nothing left before
     from_date takes the new pattern itself."""
-    weekdays = sorted({int(d) for d in weekdays})
-    if not weekdays or any(not 0 <= d <= 6 for d in weekdays):
-        raise SchedulingError("Choose at least one weekday.")
+    weekdays = _weekdays(weekdays)
     if from_date < clinic_today():
         raise SchedulingError("Change a series from today or a later date.")
     if not 5 <= duration_minutes <= 720:
