@@ -107,6 +107,11 @@ class SessionSeries(models.Model):
                 condition=Q(duration_minutes__gte=5) & Q(duration_minutes__lte=720),
                 name="series_duration_sane",
             ),
+            models.CheckConstraint(
+                condition=Q(weekdays__len__gte=1)
+                & Q(weekdays__contained_by=list(range(7))),
+                name="series_weekdays_valid",
+            ),
         ]
 
     def __str__(self):

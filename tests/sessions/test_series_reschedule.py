@@ -241,3 +241,19 @@ def test_a_doctor_may_see_the_series_but_not_move_it(client_for):
         == 403
     )
     assert len(_dates(series)) == 3
+
+
+@pytest.mark.parametrize("weekdays", ["{}", "{1,7}", "{-1}"])
+def test_the_database_refuses_a_series_without_valid_weekdays(weekdays):
+    from django.db import IntegrityError, connection, transaction
+
+    series = _series(staff(), starts_on=_day(1), count=2)
+    with (
+        pytest.raises(IntegrityError, match="series_weekdays_valid"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE therapy_sessions_sessionseries SET weekdays = %s WHERE id = %s",
+            [weekdays, series.pk],
+        )
