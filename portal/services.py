@@ -18,6 +18,7 @@ from patients.models import PART2_NOTICE, Disclosure, Sponsor
 
 from .emails import send_invitation_email
 from .models import SponsorInvitation, token_digest
+from .selectors import login_for_email
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,17 @@ def invitation_check(invitation):
         )
 
 
+def invitation_login_check(existing):
+    """Raise InvitationError when the existing login with the invitation's email
+    (None: there is none) cannot hold a sponsor entry: a clinic account."""
+    if existing is not None and not has_role(existing, SPONSOR):
+        raise InvitationError(
+            "This email address belongs to a clinic account, which cannot be used "
+            "as a sponsor login. Call the clinic.",
+            "clinic_account",
+        )
+
+
 def invitation_accept(*, token: str, password: str | None = None):
     """Use an invitation: create the sponsor's login with `password`, or, when
     a sponsor login with this email exists, add this patient's entry to it.
@@ -170,15 +182,10 @@ def invitation_accept(*, token: str, password: str | None = None):
             .select_related("patient")
             .get(pk=invitation.sponsor_id)
         )
-        existing = User.objects.filter(email__iexact=invitation.email).first()
+        existing = login_for_email(invitation.email)
+        invitation_login_check(existing)
         created = existing is None
         if existing is not None:
-            if not has_role(existing, SPONSOR):
-                raise InvitationError(
-                    "This email address belongs to a clinic account, which cannot "
-                    "be used as a sponsor login. Call the clinic.",
-                    "clinic_account",
-                )
             user = existing
         else:
             if not password:
@@ -290,6 +297,7 @@ __all__ = [
     "disclosures_record",
     "invitation_accept",
     "invitation_check",
+    "invitation_login_check",
     "invitation_resend",
     "invitation_send",
     "invitation_withdraw",

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.roles import ADMIN, SPONSOR, STAFF, has_role, require_role
+from accounts.roles import ADMIN, SPONSOR, STAFF, require_role
 from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
 from sessions.pdf import attendance_letter_pdf
 
@@ -198,12 +198,11 @@ def accept(request, token):
         services.invitation_check(invitation)
     except services.InvitationError as exc:
         # Unknown, used, withdrawn or expired: the link does not lead anywhere.
-        status = 404
         return render(
             request,
             "portal/invitation_invalid.html",
             {"reason": exc.message, "code": exc.code},
-            status=status,
+            status=404,
         )
     if request.user.is_authenticated and request.user.email.lower() != (
         invitation.email
@@ -219,15 +218,13 @@ def accept(request, token):
             status=403,
         )
     existing = selectors.login_for_email(invitation.email)
-    if existing is not None and not has_role(existing, SPONSOR):
+    try:
+        services.invitation_login_check(existing)
+    except services.InvitationError as exc:
         return render(
             request,
             "portal/invitation_invalid.html",
-            {
-                "reason": "This email address belongs to a clinic account, which "
-                "cannot be used as a sponsor login. Call the clinic.",
-                "code": "clinic_account",
-            },
+            {"reason": exc.message, "code": exc.code},
             status=403,
         )
     form = None
