@@ -104,6 +104,24 @@ def test_only_a_doctor_may_post_a_decision(client_for, users, world, role):
     assert not DoctorDecision.objects.filter(request=world["pending"]).exists()
 
 
+@pytest.mark.parametrize("role", ["staff", "admin", "doctor"])
+def test_each_role_sees_only_the_controls_it_may_use(client_for, users, world, role):
+    client = client_for(users[role])
+    front_desk, doctor = role in FRONT, role in DOC
+    html = client.get(reverse("patients:list")).content.decode()
+    assert ("Register a patient" in html) == front_desk
+    html = client.get(
+        reverse("patients:detail", kwargs={"pk": world["waiting"].pk})
+    ).content.decode()
+    assert ("Review and decide" in html) == doctor
+    assert ("Withdraw this request" in html) == front_desk
+    html = client.get(
+        reverse("patients:decision", kwargs={"pk": world["decision"].pk})
+    ).content.decode()
+    assert ("Sign a new decision" in html) == doctor
+    assert ("Give the letter to a sponsor" in html) == front_desk
+
+
 @pytest.mark.parametrize("role", ["doctor", "sponsor"])
 def test_doctors_and_sponsors_cannot_register_patients(client_for, users, role):
     response = client_for(users[role]).post(
