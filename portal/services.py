@@ -14,7 +14,8 @@ from accounts.models import User
 from accounts.roles import SPONSOR, has_role
 from core.audit import audit
 from core.models import AuditEvent
-from patients.models import PART2_NOTICE, Disclosure, Sponsor
+from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
+from sessions.pdf import attendance_letter_pdf
 
 from .emails import send_invitation_email
 from .models import SponsorInvitation, token_digest
@@ -291,9 +292,31 @@ def disclosures_record(
     return rows
 
 
+def attendance_letter_render(*, user: User, consent, start, end, reference=""):
+    """The sponsor's copy of the attendance letter as PDF bytes, logged as a
+    disclosure: hours only when the consent covers them, and no identifiers
+    beyond the patient's name."""
+    pdf = attendance_letter_pdf(
+        patient=consent.patient,
+        start=start,
+        end=end,
+        include_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
+        include_identifiers=False,
+    )
+    disclosures_record(
+        user=user,
+        consents=[consent],
+        what=f"Attendance letter (PDF) for {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        channel=Disclosure.Channel.PDF,
+        reference=reference,
+    )
+    return pdf
+
+
 __all__ = [
     "PART2_NOTICE",
     "InvitationError",
+    "attendance_letter_render",
     "disclosures_record",
     "invitation_accept",
     "invitation_check",

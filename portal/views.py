@@ -18,8 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import ADMIN, SPONSOR, STAFF, require_role
-from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
-from sessions.pdf import attendance_letter_pdf
+from patients.models import PART2_NOTICE, Disclosure, Sponsor
 
 from . import selectors, services
 from .forms import LetterForm, PreferencesForm, SetPasswordForm
@@ -117,18 +116,6 @@ def patient(request, consent):
     return _private(response)
 
 
-def _letter_pdf(*, consent, start, end):
-    """The sponsor's copy: hours only when the consent covers them, and no
-    identifiers beyond the patient's name."""
-    return attendance_letter_pdf(
-        patient=consent.patient,
-        start=start,
-        end=end,
-        include_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
-        include_identifiers=False,
-    )
-
-
 @require_role(SPONSOR)
 @with_consent
 @require_http_methods(["GET", "HEAD"])
@@ -152,12 +139,11 @@ def letter(request, consent):
             )
         )
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    pdf = _letter_pdf(consent=consent, start=start, end=end)
-    services.disclosures_record(
+    pdf = services.attendance_letter_render(
         user=request.user,
-        consents=[consent],
-        what=f"Attendance letter (PDF) for {start:%Y-%m-%d} to {end:%Y-%m-%d}",
-        channel=Disclosure.Channel.PDF,
+        consent=consent,
+        start=start,
+        end=end,
         reference=request.get_full_path(),
     )
     response = HttpResponse(pdf, content_type="application/pdf")
