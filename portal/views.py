@@ -155,12 +155,9 @@ def letter(request, consent):
 @require_role(SPONSOR)
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request):
-    current = Sponsor.objects.filter(user=request.user).order_by("pk").first()
-    initial = {
-        "channel": current.preferred_channel if current else Sponsor.Channel.EMAIL,
-        "phone": current.phone if current else request.user.phone,
-    }
-    form = PreferencesForm(request.POST or None, initial=initial)
+    form = PreferencesForm(
+        request.POST or None, initial=selectors.sponsor_preferences(request.user)
+    )
     if request.method == "POST" and form.is_valid():
         services.sponsor_preferences_update(
             user=request.user,
