@@ -318,6 +318,14 @@ def consent_get(*, pk):
     )
 
 
+def sponsor_consent(*, sponsor, pk):
+    """One of this sponsor's consents by its id as typed in a URL, or None
+    (also for anything but ASCII digits: "²" passes isdigit(), not int())."""
+    if not (pk.isascii() and pk.isdigit()):
+        return None
+    return sponsor.consents.filter(pk=pk).first()
+
+
 def sponsors_with_active_consent(*, patient):
     active = Consent.objects.filter(patient=patient).filter(
         active_consent_q(clinic_today())

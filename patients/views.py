@@ -448,13 +448,9 @@ def sponsor_edit(request, pk):
 def consent_create(request, pk):
     sponsor = selectors.sponsor_get(pk=pk)
     patient = selectors.patient_get(pk=sponsor.patient_id, user=request.user)
-    replaces = None
-    if request.GET.get("replaces"):
-        replaces = (
-            sponsor.consents.filter(pk=request.GET["replaces"]).first()
-            if request.GET["replaces"].isdigit()
-            else None
-        )
+    replaces = selectors.sponsor_consent(
+        sponsor=sponsor, pk=request.GET.get("replaces", "")
+    )
     today = clinic_today()
     initial = {
         "purpose": services.DEFAULT_PURPOSE,

@@ -359,6 +359,21 @@ def test_hold_with_confirmation_and_discharge_by_form(client_for, staff_user, wo
     assert (patient.status, patient.discharged_on) == ("discharged", TODAY())
 
 
+def test_replacing_a_consent_starts_from_it_and_ignores_other_ids(
+    client_for, staff_user, world
+):
+    client = client_for(staff_user)
+    old = world["consent"]
+    url = reverse("patients:consent_create", kwargs={"pk": old.sponsor.pk})
+    html = client.get(f"{url}?replaces={old.pk}").content.decode()
+    assert f"Consent #{old.pk} signed" in html
+    other = ConsentFactory()
+    for value in [str(other.pk), "abc", "\u00b2", ""]:
+        response = client.get(url, {"replaces": value})
+        assert response.status_code == 200
+        assert "Replaces" not in response.content.decode()
+
+
 def test_illegal_move_by_form_explains_why(client_for, staff_user, world):
     response = client_for(staff_user).post(
         reverse("patients:resume", kwargs={"pk": world["patient"].pk}), {}
