@@ -152,6 +152,15 @@ def _with_children(rows, attr):
     return parents
 
 
+def _mark_current(decisions):
+    """Set `current` on each of a request's decisions (False once a later one
+    supersedes it); returns the current decision, or None."""
+    superseded = {d.supersedes_id for d in decisions if d.supersedes_id}
+    for d in decisions:
+        d.current = d.pk not in superseded
+    return next((d for d in decisions if d.current), None)
+
+
 def patient_detail(*, pk, user):
     """Everything the patient page shows: summary, sponsors (with their open portal
     invitation) and consents, admission history (requests, decisions including
@@ -194,11 +203,7 @@ def patient_detail(*, pk, user):
         "decision",
     )
     for req in requests:
-        decisions = req.decision_list
-        superseded = {d.supersedes_id for d in decisions if d.supersedes_id}
-        for d in decisions:
-            d.current = d.pk not in superseded
-        req.current_decision = next((d for d in decisions if d.current), None)
+        req.current_decision = _mark_current(req.decision_list)
     history = list(
         PatientStatusChange.objects.filter(patient=patient)
         .select_related("by")
@@ -264,14 +269,11 @@ def request_for_decision(*, pk, user):
             "-signed_at", "-id"
         )
     )
-    superseded = {d.supersedes_id for d in decisions if d.supersedes_id}
-    for d in decisions:
-        d.current = d.pk not in superseded
     return {
         "req": request,
         "patient": request.patient,
         "decisions": decisions,
-        "current": next((d for d in decisions if d.current), None),
+        "current": _mark_current(decisions),
     }
 
 
@@ -314,6 +316,14 @@ def consent_get(*, pk):
     return get_object_or_404(
         Consent.objects.select_related("patient", "sponsor", "witnessed_by"), pk=pk
     )
+
+
+def sponsor_consent(*, sponsor, pk):
+    """One of this sponsor's consents by its id as typed in a URL, or None
+    (also for anything but ASCII digits: "²" passes isdigit(), not int())."""
+    if not (pk.isascii() and pk.isdigit()):
+        return None
+    return sponsor.consents.filter(pk=pk).first()
 
 
 def sponsors_with_active_consent(*, patient):

@@ -78,6 +78,7 @@ def patient_list(request):
         "page": page,
         "query": f"s={key}" if key else "",
         "search_expired": expired,
+        "can_register": has_role(request.user, *FRONT_DESK),
     }
     fragment = request.htmx and not request.htmx.history_restore_request
     template = (
@@ -149,6 +150,7 @@ def patient_detail(request, pk):
         patient=context["patient"]
     )
     context["can_schedule"] = context["can_manage"]
+    context["can_decide"] = has_role(request.user, DOCTOR)
     context["hours"] = attendance_selectors.patient_hours_section(
         patient=context["patient"]
     )
@@ -357,6 +359,9 @@ def decision_detail(request, pk):
             "superseded_by": selectors.decision_superseded_by(decision),
             "sponsor_form": forms.SponsorChoiceForm(sponsors=sponsors),
             "sponsors": sponsors,
+            "can_decide": has_role(request.user, DOCTOR),
+            # Who may give the letter to a sponsor (decision_letter's POST).
+            "can_give_letter": has_role(request.user, *FRONT_DESK),
         },
     )
 
@@ -443,13 +448,9 @@ def sponsor_edit(request, pk):
 def consent_create(request, pk):
     sponsor = selectors.sponsor_get(pk=pk)
     patient = selectors.patient_get(pk=sponsor.patient_id, user=request.user)
-    replaces = None
-    if request.GET.get("replaces"):
-        replaces = (
-            sponsor.consents.filter(pk=request.GET["replaces"]).first()
-            if request.GET["replaces"].isdigit()
-            else None
-        )
+    replaces = selectors.sponsor_consent(
+        sponsor=sponsor, pk=request.GET.get("replaces", "")
+    )
     today = clinic_today()
     initial = {
         "purpose": services.DEFAULT_PURPOSE,

@@ -514,6 +514,15 @@ def letter_bounds(consent, today=None):
     return consent.effective_on, last
 
 
+def sponsor_preferences(user):
+    """The alert channel and phone this login has chosen (its sponsor entries
+    share them): those of its first entry, else email and the login's phone."""
+    current = Sponsor.objects.filter(user=user).order_by("pk").first()
+    if current is None:
+        return {"channel": Sponsor.Channel.EMAIL, "phone": user.phone}
+    return {"channel": current.preferred_channel, "phone": current.phone}
+
+
 def invitation_by_token(token):
     return (
         SponsorInvitation.objects.filter(token_digest=token_digest(token))

@@ -14,10 +14,12 @@ from accounts.models import User
 from accounts.roles import SPONSOR, has_role
 from core.audit import audit
 from core.models import AuditEvent
-from patients.models import PART2_NOTICE, Disclosure, Sponsor
+from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
+from sessions.pdf import attendance_letter_pdf
 
 from .emails import send_invitation_email
 from .models import SponsorInvitation, token_digest
+from .selectors import login_for_email
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +154,17 @@ def invitation_check(invitation):
         )
 
 
+def invitation_login_check(existing):
+    """Raise InvitationError when the existing login with the invitation's email
+    (None: there is none) cannot hold a sponsor entry: a clinic account."""
+    if existing is not None and not has_role(existing, SPONSOR):
+        raise InvitationError(
+            "This email address belongs to a clinic account, which cannot be used "
+            "as a sponsor login. Call the clinic.",
+            "clinic_account",
+        )
+
+
 def invitation_accept(*, token: str, password: str | None = None):
     """Use an invitation: create the sponsor's login with `password`, or, when
     a sponsor login with this email exists, add this patient's entry to it.
@@ -170,15 +183,10 @@ def invitation_accept(*, token: str, password: str | None = None):
             .select_related("patient")
             .get(pk=invitation.sponsor_id)
         )
-        existing = User.objects.filter(email__iexact=invitation.email).first()
+        existing = login_for_email(invitation.email)
+        invitation_login_check(existing)
         created = existing is None
         if existing is not None:
-            if not has_role(existing, SPONSOR):
-                raise InvitationError(
-                    "This email address belongs to a clinic account, which cannot "
-                    "be used as a sponsor login. Call the clinic.",
-                    "clinic_account",
-                )
             user = existing
         else:
             if not password:
@@ -284,12 +292,35 @@ def disclosures_record(
     return rows
 
 
+def attendance_letter_render(*, user: User, consent, start, end, reference=""):
+    """The sponsor's copy of the attendance letter as PDF bytes, logged as a
+    disclosure: hours only when the consent covers them, and no identifiers
+    beyond the patient's name."""
+    pdf = attendance_letter_pdf(
+        patient=consent.patient,
+        start=start,
+        end=end,
+        include_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
+        include_identifiers=False,
+    )
+    disclosures_record(
+        user=user,
+        consents=[consent],
+        what=f"Attendance letter (PDF) for {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        channel=Disclosure.Channel.PDF,
+        reference=reference,
+    )
+    return pdf
+
+
 __all__ = [
     "PART2_NOTICE",
     "InvitationError",
+    "attendance_letter_render",
     "disclosures_record",
     "invitation_accept",
     "invitation_check",
+    "invitation_login_check",
     "invitation_resend",
     "invitation_send",
     "invitation_withdraw",

@@ -17,9 +17,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.roles import ADMIN, SPONSOR, STAFF, has_role, require_role
-from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
-from sessions.pdf import attendance_letter_pdf
+from accounts.roles import ADMIN, SPONSOR, STAFF, require_role
+from patients.models import PART2_NOTICE, Disclosure, Sponsor
 
 from . import selectors, services
 from .forms import LetterForm, PreferencesForm, SetPasswordForm
@@ -117,18 +116,6 @@ def patient(request, consent):
     return _private(response)
 
 
-def _letter_pdf(*, consent, start, end):
-    """The sponsor's copy: hours only when the consent covers them, and no
-    identifiers beyond the patient's name."""
-    return attendance_letter_pdf(
-        patient=consent.patient,
-        start=start,
-        end=end,
-        include_hours=consent.scope == Consent.Scope.ATTENDANCE_HOURS,
-        include_identifiers=False,
-    )
-
-
 @require_role(SPONSOR)
 @with_consent
 @require_http_methods(["GET", "HEAD"])
@@ -152,12 +139,11 @@ def letter(request, consent):
             )
         )
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    pdf = _letter_pdf(consent=consent, start=start, end=end)
-    services.disclosures_record(
+    pdf = services.attendance_letter_render(
         user=request.user,
-        consents=[consent],
-        what=f"Attendance letter (PDF) for {start:%Y-%m-%d} to {end:%Y-%m-%d}",
-        channel=Disclosure.Channel.PDF,
+        consent=consent,
+        start=start,
+        end=end,
         reference=request.get_full_path(),
     )
     response = HttpResponse(pdf, content_type="application/pdf")
@@ -169,12 +155,9 @@ def letter(request, consent):
 @require_role(SPONSOR)
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request):
-    current = Sponsor.objects.filter(user=request.user).order_by("pk").first()
-    initial = {
-        "channel": current.preferred_channel if current else Sponsor.Channel.EMAIL,
-        "phone": current.phone if current else request.user.phone,
-    }
-    form = PreferencesForm(request.POST or None, initial=initial)
+    form = PreferencesForm(
+        request.POST or None, initial=selectors.sponsor_preferences(request.user)
+    )
     if request.method == "POST" and form.is_valid():
         services.sponsor_preferences_update(
             user=request.user,
@@ -198,12 +181,11 @@ def accept(request, token):
         services.invitation_check(invitation)
     except services.InvitationError as exc:
         # Unknown, used, withdrawn or expired: the link does not lead anywhere.
-        status = 404
         return render(
             request,
             "portal/invitation_invalid.html",
             {"reason": exc.message, "code": exc.code},
-            status=status,
+            status=404,
         )
     if request.user.is_authenticated and request.user.email.lower() != (
         invitation.email
@@ -219,15 +201,13 @@ def accept(request, token):
             status=403,
         )
     existing = selectors.login_for_email(invitation.email)
-    if existing is not None and not has_role(existing, SPONSOR):
+    try:
+        services.invitation_login_check(existing)
+    except services.InvitationError as exc:
         return render(
             request,
             "portal/invitation_invalid.html",
-            {
-                "reason": "This email address belongs to a clinic account, which "
-                "cannot be used as a sponsor login. Call the clinic.",
-                "code": "clinic_account",
-            },
+            {"reason": exc.message, "code": exc.code},
             status=403,
         )
     form = None

@@ -35,6 +35,21 @@ def approve(req, doctor, **over):
     return services.decision_sign(request=req, doctor=doctor, **kwargs)
 
 
+def sign_consent(sponsor, actor, **over):
+    """A consent to `sponsor`, witnessed, signed today by the patient and in force
+    from today until discharge; `over` changes any of it."""
+    kwargs = {
+        "purpose": "Attendance checks",
+        "effective_on": clinic_today(),
+        "signed_on": clinic_today(),
+        "signed_name": sponsor.patient.full_name,
+        "witnessed": True,
+        "expires_on_discharge": True,
+    }
+    kwargs.update(over)
+    return services.consent_create(sponsor=sponsor, actor=actor, **kwargs)
+
+
 @pytest.fixture
 def referred(staff_user):
     return register(staff_user)

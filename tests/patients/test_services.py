@@ -13,7 +13,7 @@ from patients.models import AdmissionRequest, Consent, DoctorDecision, Patient
 from tests.conftest import PASSWORD, make_user
 from tests.factories import ConsentFactory, SessionFactory, SponsorFactory, enrol
 
-from .conftest import approve, register, request_admission
+from .conftest import approve, register, request_admission, sign_consent
 
 S = Patient.Status
 TODAY = clinic_today
@@ -174,29 +174,13 @@ def test_sponsor_required_blocks_the_request_until_a_consent_is_active(
         preferred_channel="email",
     )
     # A consent that takes effect next week is not active yet.
-    future = services.consent_create(
-        sponsor=sponsor,
-        actor=staff_user,
-        purpose="Attendance checks",
-        effective_on=TODAY() + datetime.timedelta(7),
-        signed_on=TODAY(),
-        signed_name=patient.full_name,
-        witnessed=True,
-        expires_on_discharge=True,
+    future = sign_consent(
+        sponsor, staff_user, effective_on=TODAY() + datetime.timedelta(7)
     )
     assert future.status == Consent.Status.PENDING
     with pytest.raises(ValidationError):
         request_admission(patient, staff_user)
-    services.consent_create(
-        sponsor=sponsor,
-        actor=staff_user,
-        purpose="Attendance checks",
-        effective_on=TODAY(),
-        signed_on=TODAY(),
-        signed_name=patient.full_name,
-        witnessed=True,
-        expires_on_discharge=True,
-    )
+    sign_consent(sponsor, staff_user)
     request_admission(patient, staff_user)
     assert Patient.objects.get(pk=patient.pk).status == S.AWAITING_APPROVAL
 
@@ -397,24 +381,20 @@ def test_a_discharged_patients_consent_needs_a_date_not_the_discharge(staff_user
     services.patient_discharge(
         patient=sponsor.patient, actor=staff_user, on=TODAY(), reason="completed"
     )
-    fields = {
-        "sponsor": sponsor,
-        "actor": staff_user,
-        "purpose": "Attendance record for the court",
-        "effective_on": TODAY(),
-        "signed_on": TODAY(),
-        "signed_name": sponsor.patient.full_name,
-        "witnessed": True,
-    }
+    purpose = "Attendance record for the court"
     with pytest.raises(ValidationError) as exc:
-        services.consent_create(expires_on_discharge=True, **fields)
+        sign_consent(sponsor, staff_user, purpose=purpose)
     assert (
         "would never be in force" in exc.value.message_dict["expires_on_discharge"][0]
     )
     assert not Consent.objects.filter(sponsor=sponsor).exists()
 
-    consent = services.consent_create(
-        expires_on=TODAY() + datetime.timedelta(30), **fields
+    consent = sign_consent(
+        sponsor,
+        staff_user,
+        purpose=purpose,
+        expires_on=TODAY() + datetime.timedelta(30),
+        expires_on_discharge=False,
     )
     assert consent.status == Consent.Status.ACTIVE
 
@@ -422,14 +402,12 @@ def test_a_discharged_patients_consent_needs_a_date_not_the_discharge(staff_user
 def test_consent_needs_the_witness_and_the_patients_name(staff_user):
     sponsor = SponsorFactory()
     with pytest.raises(ValidationError) as exc:
-        services.consent_create(
-            sponsor=sponsor,
-            actor=staff_user,
+        sign_consent(
+            sponsor,
+            staff_user,
             purpose="x",
-            effective_on=TODAY(),
-            signed_on=TODAY(),
             signed_name="Somebody Else",
-            expires_on_discharge=True,
+            witnessed=False,
         )
     assert {"witnessed", "signed_name"} <= set(exc.value.message_dict)
 
@@ -446,15 +424,10 @@ def test_an_irrevocable_consent_needs_the_event_to_be_revoked(staff_user):
         email="grant@court.test",
         preferred_channel="email",
     )
-    consent = services.consent_create(
-        sponsor=sponsor,
-        actor=staff_user,
+    consent = sign_consent(
+        sponsor,
+        staff_user,
         purpose="Court-ordered monitoring",
-        effective_on=TODAY(),
-        signed_on=TODAY(),
-        signed_name=patient.full_name,
-        witnessed=True,
-        expires_on_discharge=True,
         revocable=False,
         irrevocable_until="the end of the probation term",
     )
@@ -473,33 +446,19 @@ def test_an_irrevocable_consent_needs_the_event_to_be_revoked(staff_user):
 def test_only_court_referred_patients_give_irrevocable_consents(staff_user):
     sponsor = SponsorFactory()
     with pytest.raises(ValidationError) as exc:
-        services.consent_create(
-            sponsor=sponsor,
-            actor=staff_user,
-            purpose="x",
-            effective_on=TODAY(),
-            signed_on=TODAY(),
-            signed_name=sponsor.patient.full_name,
-            witnessed=True,
-            expires_on_discharge=True,
-            revocable=False,
-            irrevocable_until="event",
+        sign_consent(
+            sponsor, staff_user, purpose="x", revocable=False, irrevocable_until="event"
         )
     assert "revocable" in exc.value.message_dict
 
 
 def test_a_new_consent_replaces_the_old_one(staff_user):
     old = ConsentFactory()
-    new = services.consent_create(
-        sponsor=old.sponsor,
-        actor=staff_user,
+    new = sign_consent(
+        old.sponsor,
+        staff_user,
         purpose="Attendance and hours",
         scope="attendance_hours",
-        effective_on=TODAY(),
-        signed_on=TODAY(),
-        signed_name=old.patient.full_name,
-        witnessed=True,
-        expires_on_discharge=True,
         replaces=old,
     )
     old.refresh_from_db()

@@ -104,6 +104,24 @@ def test_only_a_doctor_may_post_a_decision(client_for, users, world, role):
     assert not DoctorDecision.objects.filter(request=world["pending"]).exists()
 
 
+@pytest.mark.parametrize("role", ["staff", "admin", "doctor"])
+def test_each_role_sees_only_the_controls_it_may_use(client_for, users, world, role):
+    client = client_for(users[role])
+    front_desk, doctor = role in FRONT, role in DOC
+    html = client.get(reverse("patients:list")).content.decode()
+    assert ("Register a patient" in html) == front_desk
+    html = client.get(
+        reverse("patients:detail", kwargs={"pk": world["waiting"].pk})
+    ).content.decode()
+    assert ("Review and decide" in html) == doctor
+    assert ("Withdraw this request" in html) == front_desk
+    html = client.get(
+        reverse("patients:decision", kwargs={"pk": world["decision"].pk})
+    ).content.decode()
+    assert ("Sign a new decision" in html) == doctor
+    assert ("Give the letter to a sponsor" in html) == front_desk
+
+
 @pytest.mark.parametrize("role", ["doctor", "sponsor"])
 def test_doctors_and_sponsors_cannot_register_patients(client_for, users, role):
     response = client_for(users[role]).post(
@@ -339,6 +357,21 @@ def test_hold_with_confirmation_and_discharge_by_form(client_for, staff_user, wo
     assert response.status_code == 302
     patient.refresh_from_db()
     assert (patient.status, patient.discharged_on) == ("discharged", TODAY())
+
+
+def test_replacing_a_consent_starts_from_it_and_ignores_other_ids(
+    client_for, staff_user, world
+):
+    client = client_for(staff_user)
+    old = world["consent"]
+    url = reverse("patients:consent_create", kwargs={"pk": old.sponsor.pk})
+    html = client.get(f"{url}?replaces={old.pk}").content.decode()
+    assert f"Consent #{old.pk} signed" in html
+    other = ConsentFactory()
+    for value in [str(other.pk), "abc", "\u00b2", ""]:
+        response = client.get(url, {"replaces": value})
+        assert response.status_code == 200
+        assert "Replaces" not in response.content.decode()
 
 
 def test_illegal_move_by_form_explains_why(client_for, staff_user, world):

@@ -395,6 +395,18 @@ def test_administrators_see_invitations_in_the_admin_without_the_token(
     assert invitation.token_digest not in detail.content.decode()
 
 
+def test_invitations_are_read_only_in_the_admin(
+    client, admin_user, staff_user, sponsor_entry
+):
+    invitation = services.invitation_send(sponsor=sponsor_entry, by=staff_user)
+    client.force_login(admin_user)
+    url = f"/admin/portal/sponsorinvitation/{invitation.pk}/"
+    assert 'name="_save"' not in client.get(f"{url}change/").content.decode()
+    assert client.get("/admin/portal/sponsorinvitation/add/").status_code == 403
+    assert client.post(f"{url}delete/", {"post": "yes"}).status_code == 403
+    assert SponsorInvitation.objects.filter(pk=invitation.pk).exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_clicks_at_once_make_one_account(staff_user):
     import threading
