@@ -151,6 +151,7 @@ def patient_detail(request, pk):
     )
     context["can_schedule"] = context["can_manage"]
     context["can_decide"] = has_role(request.user, DOCTOR)
+    context["can_review_flags"] = context["can_decide"]  # flag_review: doctors
     context["hours"] = attendance_selectors.patient_hours_section(
         patient=context["patient"]
     )

@@ -192,6 +192,7 @@ def compliance(request):
     context["mine"] = mine
     context["show_reviewed"] = reviewed
     context["can_export"] = has_role(request.user, ADMIN, STAFF)  # attendance_export
+    context["can_review_flags"] = has_role(request.user, DOCTOR)  # flag_review
     return render(request, "sessions/compliance.html", context)
 
 
@@ -200,6 +201,7 @@ def _hours_page(request, patient, letter_form=None, status=200):
         "patient": patient,
         "hours": selectors.patient_hours_section(patient=patient),
         "letter_form": letter_form,
+        "can_review_flags": has_role(request.user, DOCTOR),  # flag_review
     }
     return render(request, "sessions/partials/_hours_page.html", context, status=status)
 
