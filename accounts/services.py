@@ -7,6 +7,7 @@ from core.audit import audit
 from core.models import AuditEvent
 
 from .models import User
+from .selectors import user_by_email
 
 
 def audit_login(*, user, summary="Logged in"):
@@ -22,7 +23,7 @@ def audit_logout(*, user, summary="Logged out"):
 def audit_login_failed(*, login):
     """A failed password attempt. `login` is what was typed as the email."""
     login = (login or "").strip()[:150]
-    user = User.objects.filter(email__iexact=login).first() if login else None
+    user = user_by_email(login)
     with transaction.atomic():
         audit(
             user=user,

@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts import roles
+from accounts.selectors import user_by_email
 from core.audit import audit
 from core.models import AuditEvent
 from core.timeutil import clinic_today
@@ -740,11 +741,7 @@ def _validate_sponsor(fields):
 
 
 def _sponsor_login_for(email):
-    from accounts.models import User
-
-    if not email:
-        return None
-    user = User.objects.filter(email__iexact=email).first()
+    user = user_by_email(email)
     return user if user is not None and roles.has_role(user, roles.SPONSOR) else None
 
 

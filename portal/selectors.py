@@ -539,10 +539,3 @@ def invitations_for_patient(patient_id):
             sponsor__patient_id=patient_id, state=SponsorInvitation.State.OPEN
         )
     }
-
-
-def login_for_email(email):
-    """The existing login with this email (any role), or None."""
-    from accounts.models import User
-
-    return User.objects.filter(email__iexact=email).first()

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import SPONSOR, has_role
+from accounts.selectors import user_by_email
 from core.audit import audit
 from core.models import AuditEvent
 from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
@@ -19,7 +20,6 @@ from sessions.pdf import attendance_letter_pdf
 
 from .emails import send_invitation_email
 from .models import SponsorInvitation, token_digest
-from .selectors import login_for_email
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def invitation_accept(*, token: str, password: str | None = None):
             .select_related("patient")
             .get(pk=invitation.sponsor_id)
         )
-        existing = login_for_email(invitation.email)
+        existing = user_by_email(invitation.email)
         invitation_login_check(existing)
         created = existing is None
         if existing is not None:

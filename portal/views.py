@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import ADMIN, SPONSOR, STAFF, require_role
+from accounts.selectors import user_by_email
 from patients.models import PART2_NOTICE, Disclosure, Sponsor
 
 from . import selectors, services
@@ -200,7 +201,7 @@ def accept(request, token):
             },
             status=403,
         )
-    existing = selectors.login_for_email(invitation.email)
+    existing = user_by_email(invitation.email)
     try:
         services.invitation_login_check(existing)
     except services.InvitationError as exc:
