@@ -21,7 +21,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from core.bench.services import PrivateRedis, free_port
+from core.bench.services import (
+    PrivateRedis,
+    free_port,
+    stop_process_group,
+    use_broker,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -41,18 +47,6 @@ __all__ = [
     "worker_env",
     "purge_queue",
 ]
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1, message="condition"):
-    """Poll `predicate` until it returns a truthy value; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------
@@ -228,28 +222,6 @@ def sms_provider(settings):
 # ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def use_broker(url):
-    """Point this process's Celery app (the web side) at another broker."""
-    from iop.celery import app
-
-    old = app.conf.broker_url
-
-    def repoint(new):
-        from kombu import pools
-
-        pools.reset()  # close and forget every pooled broker connection
-        app._pool = None
-        app.amqp._producer_pool = None
-        app.conf.broker_url = new
-
-    repoint(url)
-    try:
-        yield app
-    finally:
-        repoint(old)
-
-
 def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
     """The environment of a worker process that uses the TEST database."""
     from django.conf import settings
@@ -335,13 +307,8 @@ class CeleryWorker:
         self.proc = None
 
     def stop(self, keep_log=False):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        if self.proc:
+            stop_process_group(self.proc, timeout=15)
         self.proc = None
         if not keep_log and not os.environ.get("IOP_KEEP_WORKER_LOGS"):
             self.log.close()
