@@ -205,11 +205,9 @@ def audit_events(*, patient="", user=None, action="", date_from=None, date_to=No
 def disclosures_accounting(*, patient, today=None):
     """Every disclosure about `patient` in the last 3 years, newest first, with
     the consent and the person who made it. Two queries at most."""
-    today = today or clinic_today()
-    try:
-        since_day = today.replace(year=today.year - DISCLOSURE_YEARS)
-    except ValueError:  # 29 February
-        since_day = today.replace(year=today.year - DISCLOSURE_YEARS, day=28)
+    since_day = attendance_selectors.years_before(
+        today or clinic_today(), DISCLOSURE_YEARS
+    )
     since = day_bounds(since_day)[0]
     disclosures = list(
         patient.disclosures.filter(at__gte=since)
