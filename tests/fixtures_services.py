@@ -11,7 +11,6 @@ import email.policy
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -24,13 +23,11 @@ from aiosmtpd.controller import Controller
 from core.bench.services import (
     PrivateRedis,
     free_port,
+    start_celery_worker,
     stop_process_group,
     use_broker,
     wait_for,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
 
 __all__ = [
     "smtp_server",
@@ -254,7 +251,7 @@ def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
 
 
 class CeleryWorker:
-    """`.venv/bin/celery -A iop worker` as a subprocess in its own process group."""
+    """`celery -A iop worker` as a subprocess in its own process group."""
 
     def __init__(self, env, concurrency=4):
         self.env = env
@@ -267,25 +264,11 @@ class CeleryWorker:
 
     def start(self, timeout=40):
         offset = Path(self.log_path).stat().st_size
-        self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "iop",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={self.concurrency}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"alerts-test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
-            cwd=ROOT,
+        self.proc = start_celery_worker(
             env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            concurrency=self.concurrency,
+            name=f"alerts-test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            log=self.log,
         )
 
         def ready():

@@ -9,8 +9,6 @@ import contextlib
 import datetime
 import logging
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,12 +31,12 @@ from .seed import DOMAIN, copy_rows, record_numbers, reserve_ids
 from .services import (
     PrivateRedis,
     free_port,
+    start_celery_worker,
     stop_process_group,
     use_broker,
     wait_for,
 )
 
-ROOT = Path(settings.BASE_DIR)
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
@@ -77,27 +75,12 @@ class Worker:
             CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
             PYTHONUNBUFFERED="1",
         )
-        celery = Path(sys.executable).with_name("celery")
-        self.proc = subprocess.Popen(
-            [
-                str(celery),
-                "-A",
-                "iop",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={concurrency}",
-                f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"bench-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
+        self.proc = start_celery_worker(
             env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            concurrency=concurrency,
+            name=f"bench-{os.getpid()}@%h",
+            log=self.log,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
         )
 
         def ready():

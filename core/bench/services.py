@@ -1,15 +1,17 @@
 """Local services of our own for the bench and the tests: a free port, a private
 redis-server (never the machine's shared Redis, so that no other worker can take
-our tasks), this process's Celery app pointed at it, and the stop of a worker's
-process group."""
+our tasks), this process's Celery app pointed at it, and a Celery worker in a
+process group of its own."""
 
 import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 
 def free_port():
@@ -51,6 +53,36 @@ def use_broker(url):
         yield app
     finally:
         repoint(old)
+
+
+def start_celery_worker(*, env, concurrency, name, log, queue=None):
+    """`celery -A iop worker` (the one beside this Python) in a process group of its
+    own, writing to `log`. Stop it with stop_process_group."""
+    from django.conf import settings
+
+    command = [
+        str(Path(sys.executable).with_name("celery")),
+        "-A",
+        "iop",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        name,
+    ]
+    if queue:
+        command.append(f"--queues={queue}")
+    return subprocess.Popen(
+        command,
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def stop_process_group(proc, *, timeout):
