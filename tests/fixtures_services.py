@@ -222,19 +222,14 @@ def sms_provider(settings):
 def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
     """The environment of a worker process that uses the TEST database."""
     from django.conf import settings
-    from django.db import connection
 
-    db = connection.settings_dict
-    auth = db["USER"] or "postgres"
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
+    from core.bench.db import current_url
+
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="iop.settings.dev",
         DEBUG="false",
-        DATABASE_URL=f"postgres://{auth}@{host}:{port}/{db['NAME']}",
+        DATABASE_URL=current_url(),
         REDIS_URL=broker_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/6"),
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(smtp_port or 25),
