@@ -1,4 +1,5 @@
-"""Account writes: audit rows for logins and logouts, "log out everywhere"."""
+"""Account writes: audit rows for logins, logouts and two-factor events, "log out
+everywhere"."""
 
 from django.db import transaction
 from django.db.models import F
@@ -31,6 +32,26 @@ def audit_login_failed(*, login):
             obj=user,
             summary="Failed login"
             + (" (unknown email)" if user is None and login else ""),
+        )
+
+
+def audit_mfa_failed(*, user):
+    with transaction.atomic():
+        audit(
+            user=user,
+            action=AuditEvent.Action.LOGIN_FAILED,
+            obj=user,
+            summary="Wrong one-time code",
+        )
+
+
+def audit_authenticator_added(*, user, authenticator):
+    with transaction.atomic():
+        audit(
+            user=user,
+            action=AuditEvent.Action.UPDATE,
+            obj=user,
+            summary=f"Added {authenticator.get_type_display()}",
         )
 
 

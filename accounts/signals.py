@@ -7,9 +7,7 @@ from allauth.mfa import signals as mfa_signals
 from django.contrib.auth import signals as auth_signals
 from django.dispatch import receiver
 
-from core.audit import audit
 from core.middleware import AUTH_AT, IDLE, SEEN_AT, idle_seconds_for
-from core.models import AuditEvent
 
 from . import services
 from .mfa import MFA_OK_SESSION_KEY
@@ -40,21 +38,11 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
 
 @receiver(mfa_signals.authentication_failed, dispatch_uid="iop_audit_mfa_failed")
 def audit_mfa_failed(sender, request, user, **kwargs):
-    audit(
-        user=user,
-        action=AuditEvent.Action.LOGIN_FAILED,
-        obj=user,
-        summary="Wrong one-time code",
-    )
+    services.audit_mfa_failed(user=user)
 
 
 @receiver(mfa_signals.authenticator_added, dispatch_uid="iop_mfa_added")
 def mfa_added(sender, request, user, authenticator, **kwargs):
     if request is not None and hasattr(request, "session"):
         request.session[MFA_OK_SESSION_KEY] = True
-    audit(
-        user=user,
-        action=AuditEvent.Action.UPDATE,
-        obj=user,
-        summary=f"Added {authenticator.get_type_display()}",
-    )
+    services.audit_authenticator_added(user=user, authenticator=authenticator)

@@ -26,7 +26,13 @@ def idle_seconds_for(user):
     return settings.SESSION_IDLE_MINUTES_STAFF * 60
 
 
-def _to_login(request, message):
+def _log_out(request, user, *, summary, message):
+    """End the session (audited with `summary`) and send the person to the login
+    page with `message`."""
+    from accounts.services import audit_logout
+
+    audit_logout(user=user, summary=summary)
+    logout(request)
     messages.info(request, message)
     login_url = reverse(settings.LOGIN_URL)
     if getattr(request, "htmx", False):
@@ -61,8 +67,6 @@ class SessionLimitsMiddleware:
         return response
 
     def _check(self, request, user):
-        from accounts.services import audit_logout
-
         session = request.session
         now = time.time()
         auth_at = session.get(AUTH_AT)
@@ -75,19 +79,19 @@ class SessionLimitsMiddleware:
             idle = session[IDLE] = idle_seconds_for(user)
         maximum = settings.SESSION_MAX_HOURS * 3600
         if now - auth_at >= maximum:
-            audit_logout(user=user, summary="Session ended: time limit reached")
-            logout(request)
-            return _to_login(
+            return _log_out(
                 request,
-                f"You were logged out: sessions last at most "
+                user,
+                summary="Session ended: time limit reached",
+                message=f"You were logged out: sessions last at most "
                 f"{settings.SESSION_MAX_HOURS} hours. Please log in again.",
             )
         if now - seen_at >= idle:
-            audit_logout(user=user, summary="Session ended: inactivity")
-            logout(request)
-            return _to_login(
+            return _log_out(
                 request,
-                f"You were logged out after {idle // 60} minutes without "
+                user,
+                summary="Session ended: inactivity",
+                message=f"You were logged out after {idle // 60} minutes without "
                 f"activity. Please log in again.",
             )
         if now - seen_at >= TOUCH_EVERY_SECONDS or request.path == reverse(

@@ -9,9 +9,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from core.models import RenderedDocument
+from core.models import AuditEvent, RenderedDocument
 from core.timeutil import clinic_today, day_bounds
-from patients.models import AdmissionRequest, DoctorDecision, Patient
+from patients.models import PART2_NOTICE, AdmissionRequest, DoctorDecision, Patient
 from sessions.models import Alert, Participant, TherapySession
 from sessions.selectors import attendance as attendance_selectors
 
@@ -181,8 +181,6 @@ DISCLOSURE_YEARS = 3
 def audit_events(*, patient="", user=None, action="", date_from=None, date_to=None):
     """The audit trail, newest first, filtered. Each row carries its user and
     patient (select_related), so a page costs a fixed number of queries."""
-    from core.models import AuditEvent
-
     events = AuditEvent.objects.select_related("user", "patient").order_by("-at", "-id")
     if patient:
         match = Q(patient__record_number__iexact=patient)
@@ -205,19 +203,15 @@ def audit_events(*, patient="", user=None, action="", date_from=None, date_to=No
 def disclosures_accounting(*, patient, today=None):
     """Every disclosure about `patient` in the last 3 years, newest first, with
     the consent and the person who made it. Two queries at most."""
-    today = today or clinic_today()
-    try:
-        since_day = today.replace(year=today.year - DISCLOSURE_YEARS)
-    except ValueError:  # 29 February
-        since_day = today.replace(year=today.year - DISCLOSURE_YEARS, day=28)
+    since_day = attendance_selectors.years_before(
+        today or clinic_today(), DISCLOSURE_YEARS
+    )
     since = day_bounds(since_day)[0]
     disclosures = list(
         patient.disclosures.filter(at__gte=since)
         .select_related("consent", "by", "sponsor")
         .order_by("-at", "-id")
     )
-    from patients.models import PART2_NOTICE
-
     return {
         "patient": patient,
         "disclosures": disclosures,

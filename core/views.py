@@ -93,16 +93,14 @@ def audit_log(request):
     from django.core.paginator import Paginator
 
     form = AuditSearchForm(request.POST or None)
-    filters = {}
-    if request.method == "POST" and form.is_valid():
-        filters = {k: v for k, v in form.cleaned_data.items() if k != "page"}
+    filters, page_number = {}, 1
+    if form.is_bound and form.is_valid():
+        filters = dict(form.cleaned_data)
+        page_number = filters.pop("page") or 1
     events = selectors.audit_events(**filters)
-    if request.method == "POST" and "export" in request.POST and form.is_valid():
+    if "export" in request.POST and form.is_valid():
         return _audit_csv(request, events)
-    page_number = (
-        form.cleaned_data.get("page") if form.is_bound and form.is_valid() else 1
-    )
-    page = Paginator(events, selectors.AUDIT_PAGE_SIZE).get_page(page_number or 1)
+    page = Paginator(events, selectors.AUDIT_PAGE_SIZE).get_page(page_number)
     return render(request, "core/audit.html", {"form": form, "page": page})
 
 

@@ -37,6 +37,23 @@ def _own_cache_namespace(settings):
     }
 
 
+def url_routes(resolver=None, prefix="", namespace=None):
+    """Every route of the site, as (route, URLPattern, name with its namespaces),
+    for the tests that walk them all."""
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            ns = namespace
+            if entry.namespace:
+                ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+            yield from url_routes(entry, prefix + str(entry.pattern), ns)
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield prefix + str(entry.pattern), entry, name
+
+
 def make_user(role, email=None, **extra):
     slug = role.lower().replace(" ", "-")
     email = email or f"{slug}-{User.objects.count() + 1}@clinic.test"

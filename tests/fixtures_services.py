@@ -11,7 +11,6 @@ import email.policy
 import json
 import os
 import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -21,10 +20,14 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 
-from core.bench.services import PrivateRedis, free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
+from core.bench.services import (
+    PrivateRedis,
+    free_port,
+    start_celery_worker,
+    stop_process_group,
+    use_broker,
+    wait_for,
+)
 
 __all__ = [
     "smtp_server",
@@ -41,18 +44,6 @@ __all__ = [
     "worker_env",
     "purge_queue",
 ]
-
-
-def wait_for(predicate, timeout=30.0, interval=0.1, message="condition"):
-    """Poll `predicate` until it returns a truthy value; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------
@@ -228,44 +219,17 @@ def sms_provider(settings):
 # ---------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def use_broker(url):
-    """Point this process's Celery app (the web side) at another broker."""
-    from iop.celery import app
-
-    old = app.conf.broker_url
-
-    def repoint(new):
-        from kombu import pools
-
-        pools.reset()  # close and forget every pooled broker connection
-        app._pool = None
-        app.amqp._producer_pool = None
-        app.conf.broker_url = new
-
-    repoint(url)
-    try:
-        yield app
-    finally:
-        repoint(old)
-
-
 def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
     """The environment of a worker process that uses the TEST database."""
     from django.conf import settings
-    from django.db import connection
 
-    db = connection.settings_dict
-    auth = db["USER"] or "postgres"
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    host = db["HOST"] or "127.0.0.1"
-    port = db["PORT"] or 5432
+    from core.bench.db import current_url
+
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="iop.settings.dev",
         DEBUG="false",
-        DATABASE_URL=f"postgres://{auth}@{host}:{port}/{db['NAME']}",
+        DATABASE_URL=current_url(),
         REDIS_URL=broker_url or os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/6"),
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=str(smtp_port or 25),
@@ -282,7 +246,7 @@ def worker_env(*, broker_url=None, smtp_port=None, sms_url=None, **extra):
 
 
 class CeleryWorker:
-    """`.venv/bin/celery -A iop worker` as a subprocess in its own process group."""
+    """`celery -A iop worker` as a subprocess in its own process group."""
 
     def __init__(self, env, concurrency=4):
         self.env = env
@@ -295,25 +259,11 @@ class CeleryWorker:
 
     def start(self, timeout=40):
         offset = Path(self.log_path).stat().st_size
-        self.proc = subprocess.Popen(
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "iop",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={self.concurrency}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"alerts-test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
-            cwd=ROOT,
+        self.proc = start_celery_worker(
             env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            concurrency=self.concurrency,
+            name=f"alerts-test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            log=self.log,
         )
 
         def ready():
@@ -335,13 +285,8 @@ class CeleryWorker:
         self.proc = None
 
     def stop(self, keep_log=False):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        if self.proc:
+            stop_process_group(self.proc, timeout=15)
         self.proc = None
         if not keep_log and not os.environ.get("IOP_KEEP_WORKER_LOGS"):
             self.log.close()

@@ -9,9 +9,6 @@ import contextlib
 import datetime
 import logging
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,9 +28,15 @@ from sessions.models import Alert, Participant, TherapySession
 
 from . import db
 from .seed import DOMAIN, copy_rows, record_numbers, reserve_ids
-from .services import PrivateRedis, free_port, wait_for
+from .services import (
+    PrivateRedis,
+    free_port,
+    start_celery_worker,
+    stop_process_group,
+    use_broker,
+    wait_for,
+)
 
-ROOT = Path(settings.BASE_DIR)
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
@@ -54,28 +57,6 @@ class CountingSink:
             return sum(1 for r in self.recipients if r.startswith(prefix))
 
 
-@contextlib.contextmanager
-def broker(url):
-    """Point this process's Celery app at `url` for the duration."""
-    from iop.celery import app
-
-    def repoint(new):
-        if app._pool is not None:
-            with contextlib.suppress(Exception):
-                app._pool.force_close_all()
-        app._pool = None
-        with contextlib.suppress(AttributeError):
-            app.amqp._producer_pool = None
-        app.conf.broker_url = new
-
-    old = app.conf.broker_url
-    repoint(url)
-    try:
-        yield app
-    finally:
-        repoint(old)
-
-
 class Worker:
     def __init__(self, *, broker_url, smtp_port, concurrency):
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
@@ -94,27 +75,12 @@ class Worker:
             CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
             PYTHONUNBUFFERED="1",
         )
-        celery = Path(sys.executable).with_name("celery")
-        self.proc = subprocess.Popen(
-            [
-                str(celery),
-                "-A",
-                "iop",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={concurrency}",
-                f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"bench-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
+        self.proc = start_celery_worker(
             env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            concurrency=concurrency,
+            name=f"bench-{os.getpid()}@%h",
+            log=self.log,
+            queue=settings.CELERY_TASK_DEFAULT_QUEUE,
         )
 
         def ready():
@@ -130,13 +96,7 @@ class Worker:
         return Path(self.log.name).read_text(errors="replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process_group(self.proc, timeout=20)
         with contextlib.suppress(OSError):
             os.unlink(self.log.name)
 
@@ -227,7 +187,7 @@ def run_pipeline(count, *, concurrency=4, timeout=None):
     redis_server = PrivateRedis(prefix="iop-bench-redis-").start()
     worker = None
     try:
-        with broker(redis_server.url):
+        with use_broker(redis_server.url):
             worker = Worker(
                 broker_url=redis_server.url,
                 smtp_port=smtp.port,

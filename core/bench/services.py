@@ -1,12 +1,17 @@
-"""Local services of our own for the bench and the tests: a free port and a private
+"""Local services of our own for the bench and the tests: a free port, a private
 redis-server (never the machine's shared Redis, so that no other worker can take
-our tasks)."""
+our tasks), this process's Celery app pointed at it, and a Celery worker in a
+process group of its own."""
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 
 def free_port():
@@ -15,12 +20,83 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout, message):
+def wait_for(predicate, timeout=30.0, message="condition", *, interval=0.05):
+    """Poll `predicate` until it returns a truthy value, and return that value;
+    TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {message}")
-        time.sleep(0.05)
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def use_broker(url):
+    """Point this process's Celery app (the web side) at another broker for the
+    duration."""
+    from kombu import pools
+
+    from iop.celery import app
+
+    def repoint(new):
+        pools.reset()  # close and forget every pooled broker connection
+        app._pool = None
+        app.amqp._producer_pool = None
+        app.conf.broker_url = new
+
+    old = app.conf.broker_url
+    repoint(url)
+    try:
+        yield app
+    finally:
+        repoint(old)
+
+
+def start_celery_worker(*, env, concurrency, name, log, queue=None):
+    """`celery -A iop worker` (the one beside this Python) in a process group of its
+    own, writing to `log`. Stop it with stop_process_group."""
+    from django.conf import settings
+
+    command = [
+        str(Path(sys.executable).with_name("celery")),
+        "-A",
+        "iop",
+        "worker",
+        "--loglevel=INFO",
+        f"--concurrency={concurrency}",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        name,
+    ]
+    if queue:
+        command.append(f"--queues={queue}")
+    return subprocess.Popen(
+        command,
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process_group(proc, *, timeout):
+    """SIGTERM the process group that `proc` leads (started with
+    `start_new_session=True`), SIGKILL it if it is still there after `timeout`
+    seconds."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 class PrivateRedis:

@@ -6,13 +6,12 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.test import override_settings
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.models import User
 from core.models import ClinicSettings
 from patients.models import Track
 from sessions.models import Room, Topic
-from tests.conftest import PASSWORD, browser_login
+from tests.conftest import PASSWORD, browser_login, url_routes
 
 PUBLIC = {"healthz", "account_login", "account_reset_password"}
 
@@ -121,15 +120,6 @@ def test_public_sign_up_is_closed(client):
     assert not User.objects.filter(email="intruder@example.com").exists()
 
 
-def _all_url_patterns(resolver=None, prefix=""):
-    resolver = resolver or get_resolver()
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            yield from _all_url_patterns(entry, prefix + str(entry.pattern))
-        elif isinstance(entry, URLPattern):
-            yield prefix + str(entry.pattern), entry
-
-
 def _sample_path(route):
     import re
 
@@ -140,7 +130,7 @@ def _sample_path(route):
 
 def test_anonymous_requests_go_to_login_from_every_page(client):
     checked = 0
-    for route, pattern in _all_url_patterns():
+    for route, pattern, _ in url_routes():
         if pattern.name in PUBLIC or route.startswith("admin/"):
             continue
         if getattr(pattern.callback, "login_required", True) is False:

@@ -15,29 +15,13 @@ from patients.models import PART2_NOTICE, Consent, Disclosure, Patient, Sponsor
 from sessions.models import Alert, Attendance, Modality, Participant, TherapySession
 from sessions.services import alerts as svc
 from sessions.services.attendance import attendance_record
-from tests.factories import ConsentFactory, enrol, past_session, staff
+from tests.factories import enrol, past_session, staff
 from tests.fixtures_services import use_broker, wait_for
+from tests.integration.helpers import all_sent, consented, record_miss, settle
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 State = Alert.State
-
-
-def consented(patient=None, **kw):
-    if patient is None:
-        return ConsentFactory(**kw)
-    return ConsentFactory(sponsor__patient=patient, patient=patient, **kw)
-
-
-def all_sent(ids):
-    return lambda: (
-        Alert.objects.filter(pk__in=ids, state=State.SENT).count() == len(ids)
-    )
-
-
-def settle(seconds=1.5):
-    """Give a duplicate a chance to show up before asserting there is none."""
-    time.sleep(seconds)
 
 
 def test_worker_killed_while_holding_alerts_each_is_sent_once(
@@ -129,11 +113,7 @@ def test_sms_alert_goes_to_the_provider(worker_factory, sms_provider, settings):
     consent = consented(
         sponsor__preferred_channel=Sponsor.Channel.SMS, sponsor__phone="+15550109999"
     )
-    session = past_session(hours_ago=1, minutes=60)
-    enrol(session, consent.patient)
-    attendance_record(
-        session=session, patient=consent.patient, status="unexcused", actor=staff()
-    )
+    record_miss(consent)
     (alert_id,) = Alert.objects.values_list("pk", flat=True)
     wait_for(all_sent([alert_id]), timeout=15, message="sms sent")
     (request,) = sms_provider.requests

@@ -18,29 +18,13 @@ from sessions.models import Alert
 from sessions.services import alerts as svc
 from sessions.services.attendance import attendance_record
 from sessions.tasks import deliver_alert
-from tests.factories import ConsentFactory, UserFactory, enrol, past_session, staff
+from tests.factories import UserFactory, enrol, past_session, staff
 from tests.fixtures_services import wait_for
+from tests.integration.helpers import all_sent, consented, record_miss, settle
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 State = Alert.State
-
-
-def consented(patient=None, **kw):
-    if patient is None:
-        return ConsentFactory(**kw)
-    return ConsentFactory(sponsor__patient=patient, patient=patient, **kw)
-
-
-def all_sent(ids):
-    return lambda: (
-        Alert.objects.filter(pk__in=ids, state=State.SENT).count() == len(ids)
-    )
-
-
-def settle(seconds=1.5):
-    """Give a duplicate a chance to show up before asserting there is none."""
-    time.sleep(seconds)
 
 
 def test_unexcused_absence_emails_each_consented_sponsor_once_within_seconds(
@@ -132,11 +116,7 @@ def test_out_of_scope_or_expired_consent_sends_nothing(worker, smtp_sink):
         expires_on=clinic_today() - datetime.timedelta(days=1),
     )
     for consent in (narrow, expired):
-        session = past_session(hours_ago=1, minutes=60)
-        enrol(session, consent.patient)
-        attendance_record(
-            session=session, patient=consent.patient, status="unexcused", actor=staff()
-        )
+        record_miss(consent)
     assert not Alert.objects.exists()
     settle(1)
     assert smtp_sink.messages == []
@@ -145,11 +125,7 @@ def test_out_of_scope_or_expired_consent_sends_nothing(worker, smtp_sink):
 def test_smtp_refusing_for_a_while_retries_then_sends(worker, smtp_sink):
     smtp_sink.refuse_next = 2
     consent = consented()
-    session = past_session(hours_ago=1, minutes=60)
-    enrol(session, consent.patient)
-    attendance_record(
-        session=session, patient=consent.patient, status="unexcused", actor=staff()
-    )
+    record_miss(consent)
     (alert_id,) = Alert.objects.values_list("pk", flat=True)
     wait_for(all_sent([alert_id]), timeout=30, message="sent after retries")
     alert = Alert.objects.get(pk=alert_id)
@@ -163,11 +139,7 @@ def test_smtp_refusing_for_good_ends_failed_and_visible_to_staff(worker, smtp_si
     ClinicSettings.objects.update_or_create(pk=1, defaults={"alert_max_attempts": 3})
     smtp_sink.refuse_code = 451
     consent = consented()
-    session = past_session(hours_ago=1, minutes=60)
-    enrol(session, consent.patient)
-    attendance_record(
-        session=session, patient=consent.patient, status="unexcused", actor=staff()
-    )
+    record_miss(consent)
     (alert_id,) = Alert.objects.values_list("pk", flat=True)
     wait_for(
         lambda: Alert.objects.filter(pk=alert_id, state=State.FAILED).exists(),

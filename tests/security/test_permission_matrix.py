@@ -7,7 +7,9 @@ login page. A view that only answers POST (405 to GET) is requested with an
 empty POST. Each URL gets a fresh little clinic (tests.security.world)."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
+
+from tests.conftest import url_routes
 
 from .world import build_world
 
@@ -134,22 +136,9 @@ TABLE = {
 NOT_ENUMERATED = ("admin/", "accounts/")
 
 
-def _named_routes(resolver=None, prefix="", namespace=None):
-    resolver = resolver or get_resolver()
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            ns = namespace
-            if entry.namespace:
-                ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
-            yield from _named_routes(entry, prefix + str(entry.pattern), ns)
-        elif isinstance(entry, URLPattern):
-            name = f"{namespace}:{entry.name}" if namespace else entry.name
-            yield prefix + str(entry.pattern), name
-
-
 def site_url_names():
     names = set()
-    for route, name in _named_routes():
+    for route, _, name in url_routes():
         if route.startswith(NOT_ENUMERATED):
             continue
         assert name, f"URL {route!r} has no name: name it and add it to TABLE"
