@@ -64,6 +64,12 @@ class ClinicSettings(models.Model):
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
 
+    @classmethod
+    def read(cls):
+        """The settings for reading: one SELECT, never an INSERT (the defaults when
+        the row was never saved), so that a page's query count is stable."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
 
 class AuditEvent(models.Model):
     """Who looked at or changed which record, when, from where. Append-only."""

@@ -9,8 +9,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from core.models import AuditEvent, RenderedDocument
-from core.timeutil import clinic_today, day_bounds
+from core.models import AuditEvent, ClinicSettings, RenderedDocument
+from core.timeutil import clinic_today, day_bounds, years_before
 from patients.models import PART2_NOTICE, AdmissionRequest, DoctorDecision, Patient
 from sessions.models import Alert, Participant, TherapySession
 from sessions.selectors import attendance as attendance_selectors
@@ -135,7 +135,7 @@ def doctor_dashboard(*, doctor):
         .select_related("patient", "requested_by")
         .order_by("requested_at")
     )
-    clinic_settings = attendance_selectors.clinic_settings_read()
+    clinic_settings = ClinicSettings.read()
     flagged = attendance_selectors.flagged_page(
         doctor=doctor,
         order="urgency",
@@ -203,9 +203,7 @@ def audit_events(*, patient="", user=None, action="", date_from=None, date_to=No
 def disclosures_accounting(*, patient, today=None):
     """Every disclosure about `patient` in the last 3 years, newest first, with
     the consent and the person who made it. Two queries at most."""
-    since_day = attendance_selectors.years_before(
-        today or clinic_today(), DISCLOSURE_YEARS
-    )
+    since_day = years_before(today or clinic_today(), DISCLOSURE_YEARS)
     since = day_bounds(since_day)[0]
     disclosures = list(
         patient.disclosures.filter(at__gte=since)

@@ -37,3 +37,11 @@ def day_bounds(day):
 
 def week_start(day):
     return day - datetime.timedelta(days=day.weekday())
+
+
+def years_before(day, years):
+    """The same date `years` earlier (28 February for 29 February)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)

@@ -211,7 +211,7 @@ def program_settings(request):
 
     from .models import ClinicSettings
 
-    instance = ClinicSettings.load()
+    instance = ClinicSettings.read()  # saved (created if need be) by the service
     form = ClinicSettingsForm(request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
         services.clinic_settings_update(user=request.user, form=form)

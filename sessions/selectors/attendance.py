@@ -32,7 +32,13 @@ from django.utils import dateformat, timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
 from core.models import ClinicSettings
-from core.timeutil import clinic_today, clinic_zone, day_bounds, week_start
+from core.timeutil import (
+    clinic_today,
+    clinic_zone,
+    day_bounds,
+    week_start,
+    years_before,
+)
 from patients.models import Patient
 from sessions.models import (
     Attendance,
@@ -61,19 +67,6 @@ LONG_AGO = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
 class Epoch(Func):
     template = "EXTRACT(EPOCH FROM %(expressions)s)"
     output_field = FloatField()
-
-
-def clinic_settings_read():
-    """The clinic's settings for reading: one SELECT, never an INSERT (the defaults
-    when the row was never saved), so that a page's query count is stable."""
-    return ClinicSettings.objects.filter(pk=1).first() or ClinicSettings(pk=1)
-
-
-def years_before(day, years):
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 def is_minor_on(patient, day):
@@ -150,7 +143,7 @@ def session_roster(*, session, user, errors=None, values=None):
     page."""
     errors = errors or {}
     values = values or {}
-    clinic_settings = clinic_settings_read()
+    clinic_settings = ClinicSettings.read()
     participants = list(
         Participant.objects.filter(session=session)
         .annotate(
@@ -301,7 +294,7 @@ def _patient_daily_minutes(*, patient, start_day, end_day):
 def patient_hours(*, patient, weeks=12, today=None, clinic_settings=None):
     """Hours week by week (and day by day) for the last `weeks` weeks, with the
     targets. Two queries (settings, unless given, and the minutes)."""
-    clinic_settings = clinic_settings or clinic_settings_read()
+    clinic_settings = clinic_settings or ClinicSettings.read()
     today = today or clinic_today()
     this_monday = week_start(today)
     first_monday = this_monday - WEEK * (weeks - 1)
@@ -532,7 +525,7 @@ def compliance(
     sums the minutes of the two weeks and the sessions still ahead for every
     admitted patient and returns the page's rows with the count, then the page's
     patients."""
-    clinic_settings = clinic_settings or clinic_settings_read()
+    clinic_settings = clinic_settings or ClinicSettings.read()
     today = today or clinic_today()
     now = timezone.now()
     this_monday = week_start(today)
@@ -814,7 +807,7 @@ def flagged_page(
     for a session starting after the review (see _flag_reviewed). With
     `include_reviewed`, such patients are listed too, each row with its standing
     `review` (one more query)."""
-    clinic_settings = clinic_settings or clinic_settings_read()
+    clinic_settings = clinic_settings or ClinicSettings.read()
     patients = _in_program(doctor)
     if not include_reviewed:
         patients = patients.exclude(_flag_reviewed())
@@ -868,7 +861,7 @@ def compliance_overview(
     """The compliance page: one page of the patients below target and one page of
     the flagged patients, each with its count. Five queries whatever the clinic's
     size."""
-    clinic_settings = clinic_settings_read()
+    clinic_settings = ClinicSettings.read()
     data = compliance(
         doctor=doctor, order=order, page=page, clinic_settings=clinic_settings
     )
@@ -886,7 +879,7 @@ def patient_flags(*, patient, now=None):
     """The rule flags of one patient (a list of reasons; empty when none), read
     as the flagged list reads them (patient_flag_state reads them for the
     patient page in its own way)."""
-    clinic_settings = clinic_settings_read()
+    clinic_settings = ClinicSettings.read()
     rows = _flag_rows(
         clinic_settings=clinic_settings,
         now=now or timezone.now(),
@@ -985,7 +978,7 @@ def attendance_letter_data(*, patient, start, end):
     per-session key). Looking the sessions up by key keeps the cost with the
     patient's rows: joined in one query, PostgreSQL scans and hashes the whole
     sessions table."""
-    clinic_settings = clinic_settings_read()
+    clinic_settings = ClinicSettings.read()
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
     session_ids = list(
@@ -1226,7 +1219,7 @@ def daily_summary_csv(*, start, end):
     last name, first name, sessions scheduled, sessions attended, minutes
     attended, "yes"/"no" daily target met). Two queries (the settings, the
     report)."""
-    target = clinic_settings_read().daily_target_minutes
+    target = ClinicSettings.read().daily_target_minutes
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
     params = {"tz": str(clinic_zone()), "lo": lo, "hi": hi, "target": target}
@@ -1285,7 +1278,7 @@ def patient_flag_state(*, patient, now=None):
     _patient_flag_state). One query after the settings."""
     return _patient_flag_state(
         patient=patient,
-        clinic_settings=clinic_settings_read(),
+        clinic_settings=ClinicSettings.read(),
         now=now or timezone.now(),
     )
 
@@ -1293,7 +1286,7 @@ def patient_flag_state(*, patient, now=None):
 def patient_hours_section(*, patient, weeks=12):
     """What the patient page's hours section shows: weekly hours with the chart,
     the rule flags, and default dates for the attendance letter. Three queries."""
-    clinic_settings = clinic_settings_read()
+    clinic_settings = ClinicSettings.read()
     data = patient_hours(patient=patient, weeks=weeks, clinic_settings=clinic_settings)
     flag_state = _patient_flag_state(
         patient=patient, clinic_settings=clinic_settings, now=timezone.now()
