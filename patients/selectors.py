@@ -47,14 +47,7 @@ def patient_list(
     if search:
         # Every word must match a name or the record number; or the digits match
         # the phone (stored as typed, compared digits only).
-        words = Q()
-        for word in search.split():
-            words &= (
-                Q(first_name__icontains=word)
-                | Q(last_name__icontains=word)
-                | Q(preferred_name__icontains=word)
-                | Q(record_number__icontains=word)
-            )
+        words = patient_words_match(search)
         digits = "".join(ch for ch in search if ch.isdigit())
         if len(digits) >= 3:
             words |= Q(phone_digits__contains=digits)
@@ -86,6 +79,22 @@ def patient_list_page(*, user, filters, page_number, per_page=25):
 class _DigitsOnly(Func):
     template = "REGEXP_REPLACE(%(expressions)s, '[^0-9]', '', 'g')"
     output_field = CharField()
+
+
+def patient_words_match(text, *, via="", record_exact=False):
+    """A filter on patients (or, with `via="patient__"`, on rows of a patient): every
+    word of `text` is in the first, last or preferred name or the record number
+    (the whole record number with `record_exact`). Q() when `text` has no word."""
+    record = "record_number__iexact" if record_exact else "record_number__icontains"
+    match = Q()
+    for word in (text or "").split():
+        match &= (
+            Q(**{f"{via}first_name__icontains": word})
+            | Q(**{f"{via}last_name__icontains": word})
+            | Q(**{f"{via}preferred_name__icontains": word})
+            | Q(**{f"{via}{record}": word})
+        )
+    return match
 
 
 def _digits(field):

@@ -4,6 +4,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When, Window
 
 from core.timeutil import day_bounds
 from patients.models import Patient
+from patients.selectors import patient_words_match
 from sessions.models import Alert
 
 STATE_ORDER = Case(
@@ -36,13 +37,8 @@ def alert_list(
         qs = qs.filter(session__start__gte=day_bounds(date_from)[0])
     if date_to:
         qs = qs.filter(session__start__lt=day_bounds(date_to)[1])
-    for word in (patient or "").split():
-        qs = qs.filter(
-            Q(patient__first_name__icontains=word)
-            | Q(patient__last_name__icontains=word)
-            | Q(patient__preferred_name__icontains=word)
-            | Q(patient__record_number__iexact=word)
-        )
+    if patient:
+        qs = qs.filter(patient_words_match(patient, via="patient__", record_exact=True))
     for word in (sponsor or "").split():
         qs = qs.filter(
             Q(sponsor__full_name__icontains=word) | Q(sponsor__email__icontains=word)

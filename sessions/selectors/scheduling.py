@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.roles import CLINICAL
 from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_start
 from patients.models import Patient
+from patients.selectors import patient_words_match
 from sessions.models import (
     CalendarFeed,
     FamilyMember,
@@ -264,17 +265,9 @@ PATIENT_MATCHES = 20
 def calendar_patient_matches(text, *, limit=PATIENT_MATCHES):
     """Patients whose name or record number matches `text`, admitted first, at most
     `limit` + 1 (so the page can say there are more) in one query."""
-    words = (text or "").split()
-    if not words:
+    if not (text or "").split():
         return []
-    match = Q()
-    for word in words:
-        match &= (
-            Q(first_name__icontains=word)
-            | Q(last_name__icontains=word)
-            | Q(preferred_name__icontains=word)
-            | Q(record_number__icontains=word)
-        )
+    match = patient_words_match(text)
     admitted_first = Case(
         When(status=Patient.Status.ADMITTED, then=Value(0)), default=Value(1)
     )

@@ -6,13 +6,14 @@ import re
 import secrets
 
 import pytest
-from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 from core.timeutil import clinic_today
 from portal.middleware import sponsor_may_open
 from portal.models import SponsorInvitation, token_digest
 from sessions.models import Alert, Attendance, CalendarFeed, FamilyMember
+from tests.conftest import url_routes
 from tests.factories import (
     AdmittedPatientFactory,
     ConsentFactory,
@@ -25,13 +26,10 @@ from tests.portal.conftest import attended, consented_patient, sent_alert, upcom
 VICTIM_NAMES = ["Vera Victimson", "Otto Outsider"]
 
 
-def _all_routes(resolver=None, prefix=""):
-    resolver = resolver or get_resolver()
-    for entry in resolver.url_patterns:
-        if isinstance(entry, URLResolver):
-            yield from _all_routes(entry, prefix + str(entry.pattern))
-        elif isinstance(entry, URLPattern):
-            yield prefix + str(entry.pattern), entry
+def _all_routes():
+    """Every route of the site, as (route, URLPattern)."""
+    for route, pattern, _name in url_routes():
+        yield route, pattern
 
 
 PARAM = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>(?:[^()]|\([^()]*\))*\)")
