@@ -91,6 +91,10 @@ def test_retry_does_not_redirect_off_site(client_for, staff_user):
 def test_filters_by_state_patient_sponsor_and_date(client_for, staff_user):
     a = make_alert("failed", sponsor_name="Wilhelmina Zed", hours_ago=3)
     b = make_alert("sent", sponsor_name="Otto Plain", hours_ago=60)
+    # Names of our own: random ones can contain each other ("Lee" in "Ashlee").
+    for alert, first, last in ((a, "Ada", "Quorvel"), (b, "Bo", "Zindrak")):
+        alert.patient.first_name, alert.patient.last_name = first, last
+        alert.patient.save(update_fields=["first_name", "last_name"])
     client = client_for(staff_user)
 
     def shown(**params):
