@@ -23,7 +23,8 @@ class SponsorInvitation(models.Model):
         ACCEPTED = "accepted", "Accepted"
         WITHDRAWN = "withdrawn", "Withdrawn"
         REPLACED = "replaced", "Replaced by a newer invitation"
-        EXPIRED = "expired", "Expired"
+        # Expiry is not a state: an open invitation past `expires_at` is expired
+        # (is_expired), and the patient page says so with the date.
 
     sponsor = models.ForeignKey(
         "patients.Sponsor", on_delete=models.PROTECT, related_name="invitations"
@@ -59,6 +60,10 @@ class SponsorInvitation(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["open", "accepted", "withdrawn", "replaced"]),
+                name="invitation_state_valid",
+            ),
             models.UniqueConstraint(
                 fields=["sponsor"],
                 condition=Q(state="open"),

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 import time_machine
 from django.core import mail
+from django.db import IntegrityError, transaction
 from django.template import engines
 from django.test import RequestFactory
 from django.utils import timezone
@@ -188,6 +189,16 @@ def test_an_invitation_expires_after_seven_days(client, staff_user, sponsor_entr
         post = client.post(link, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
         assert post.status_code == 404
     assert not User.objects.filter(email="rita@family.test").exists()
+
+
+def test_the_database_refuses_an_invitation_state_outside_the_list(
+    client, staff_user, sponsor_entry
+):
+    """Expiry is read from expires_at; no code path stores a state for it."""
+    _invite(client, staff_user, sponsor_entry)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SponsorInvitation.objects.update(state="expired")
+    assert SponsorInvitation.objects.get().state == "open"
 
 
 def test_a_withdrawn_invitation_stops_working(client, staff_user, sponsor_entry):
