@@ -970,34 +970,42 @@ def unmarked_sessions_page(*, page_number=1, per_page=20, now=None):
 # --- The letter and exports --------------------------------------------------------
 
 
+# The patient's sessions in a range with the patient's mark, from the participant
+# index on (patient, start). Each session is looked up by key: the OFFSET 0 keeps
+# the lateral subquery a subquery, which PostgreSQL would otherwise turn into a
+# join that scans and hashes the whole sessions table for a hundred rows.
+LETTER_SESSIONS_SQL = """
+SELECT s.start, s."end", s.kind, s.modality, a.status, a.minutes
+FROM therapy_sessions_participant p
+CROSS JOIN LATERAL (
+    SELECT s.id, s.start, s."end", s.kind, s.modality, s.status
+    FROM therapy_sessions_therapysession s
+    WHERE s.id = p.session_id
+    OFFSET 0
+) s
+LEFT JOIN therapy_sessions_attendance a
+       ON a.session_id = p.session_id AND a.patient_id = p.patient_id
+WHERE p.patient_id = %(patient)s AND p.start >= %(lo)s AND p.start < %(hi)s
+  AND s.status <> %(cancelled)s
+ORDER BY s.start, s.id
+"""
+
+
 def attendance_letter_data(*, patient, start, end):
     """Everything the attendance letter shows for `patient` between two local
-    dates (inclusive). Three queries: the settings, the patient's sessions in the
-    range (from the participant index on patient and start), then those sessions
-    by primary key with the patient's mark (an outer join on the one-per-patient-
-    per-session key). Looking the sessions up by key keeps the cost with the
-    patient's rows: joined in one query, PostgreSQL scans and hashes the whole
-    sessions table."""
+    dates (inclusive). Two queries: the settings, and the patient's sessions in
+    the range with the patient's marks (LETTER_SESSIONS_SQL)."""
     clinic_settings = ClinicSettings.read()
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    session_ids = list(
-        Participant.objects.filter(
-            patient=patient, start__gte=lo, start__lt=hi
-        ).values_list("session_id", flat=True)
-    )
-    rows = (
-        TherapySession.objects.filter(pk__in=session_ids)
-        .exclude(status=TherapySession.Status.CANCELLED)
-        .annotate(
-            mark=FilteredRelation(
-                "attendance", condition=Q(attendance__patient=patient)
-            )
-        )
-        .order_by("start", "pk")
-        .values_list(
-            "start", "end", "kind", "modality", "mark__status", "mark__minutes"
-        )
+    rows = _rows(
+        LETTER_SESSIONS_SQL,
+        {
+            "patient": patient.pk,
+            "lo": lo,
+            "hi": hi,
+            "cancelled": TherapySession.Status.CANCELLED.value,
+        },
     )
     kinds = dict(Kind.choices)
     modalities = dict(Modality.choices)
