@@ -100,15 +100,15 @@ def _patient_row(p, fmt):
         p.phone,
         BADGE_CLASS.get(p.status, ""),
         p.get_status_display(),
-        _or_dash(p.track, "name"),
-        _or_dash(p.primary_counselor, "full_name"),
-        _or_dash(p.attending_doctor, "full_name"),
+        p.track_name or DASH,
+        p.counselor_name or DASH,
+        p.doctor_name or DASH,
     )
 
 
 @register.simple_tag
 def patient_rows(patients):
-    """The <tr> of each patient (track, counselor and doctor selected with it)."""
+    """The <tr> of each patient (patients.selectors.PatientListRow)."""
     fmt = _Formats("patients:detail")
     return format_html_join("", PATIENT_ROW, (_patient_row(p, fmt) for p in patients))
 
