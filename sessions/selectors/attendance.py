@@ -11,6 +11,7 @@ import functools
 import json
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.core.paginator import Paginator
 from django.db import connection
@@ -970,32 +971,62 @@ def unmarked_sessions_page(*, page_number=1, per_page=20, now=None):
 # --- The letter and exports --------------------------------------------------------
 
 
-# The patient's sessions in a range with the patient's mark, from the participant
-# index on (patient, start). Each session is looked up by key: the OFFSET 0 keeps
-# the lateral subquery a subquery, which PostgreSQL would otherwise turn into a
-# join that scans and hashes the whole sessions table for a hundred rows.
+# The weekly targets (the clinic's settings, their defaults while the row was
+# never saved, as ClinicSettings.read() gives them) and the patient's sessions in
+# a range with the patient's mark, from the participant index on (patient,
+# start): one row with NULL session fields when there is none. Each session is
+# looked up by key: the OFFSET 0 keeps the lateral subquery a subquery, which
+# PostgreSQL would otherwise turn into a join that scans and hashes the whole
+# sessions table for a hundred rows.
 LETTER_SESSIONS_SQL = """
-SELECT s.start, s."end", s.kind, s.modality, a.status, a.minutes
-FROM therapy_sessions_participant p
-CROSS JOIN LATERAL (
-    SELECT s.id, s.start, s."end", s.kind, s.modality, s.status
-    FROM therapy_sessions_therapysession s
-    WHERE s.id = p.session_id
-    OFFSET 0
-) s
-LEFT JOIN therapy_sessions_attendance a
-       ON a.session_id = p.session_id AND a.patient_id = p.patient_id
-WHERE p.patient_id = %(patient)s AND p.start >= %(lo)s AND p.start < %(hi)s
-  AND s.status <> %(cancelled)s
-ORDER BY s.start, s.id
+WITH program AS (
+    SELECT COALESCE(MAX(weekly_target_minutes_adult), %(target_adult)s) AS adult,
+           COALESCE(MAX(weekly_target_minutes_minor), %(target_minor)s) AS minor
+    FROM core_clinicsettings
+    WHERE id = 1
+)
+SELECT program.adult, program.minor,
+       rows.start, rows."end", rows.kind, rows.modality, rows.status, rows.minutes
+FROM program
+LEFT JOIN LATERAL (
+    SELECT s.id, s.start, s."end", s.kind, s.modality, a.status, a.minutes
+    FROM therapy_sessions_participant p
+    CROSS JOIN LATERAL (
+        SELECT s.id, s.start, s."end", s.kind, s.modality, s.status
+        FROM therapy_sessions_therapysession s
+        WHERE s.id = p.session_id
+        OFFSET 0
+    ) s
+    LEFT JOIN therapy_sessions_attendance a
+           ON a.session_id = p.session_id AND a.patient_id = p.patient_id
+    WHERE p.patient_id = %(patient)s AND p.start >= %(lo)s AND p.start < %(hi)s
+      AND s.status <> %(cancelled)s
+) rows ON true
+ORDER BY rows.start, rows.id
 """
+
+
+class _WeeklyTargets(NamedTuple):
+    """The settings weekly_target() reads."""
+
+    weekly_target_minutes_adult: int
+    weekly_target_minutes_minor: int
+
+
+@functools.cache
+def _target_defaults():
+    """The weekly targets a fresh ClinicSettings row would have."""
+    fields = ClinicSettings._meta
+    return {
+        "target_adult": fields.get_field("weekly_target_minutes_adult").get_default(),
+        "target_minor": fields.get_field("weekly_target_minutes_minor").get_default(),
+    }
 
 
 def attendance_letter_data(*, patient, start, end):
     """Everything the attendance letter shows for `patient` between two local
-    dates (inclusive). Two queries: the settings, and the patient's sessions in
-    the range with the patient's marks (LETTER_SESSIONS_SQL)."""
-    clinic_settings = ClinicSettings.read()
+    dates (inclusive). One query (LETTER_SESSIONS_SQL): the weekly targets, and
+    the patient's sessions in the range with the patient's marks."""
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
     rows = _rows(
@@ -1005,8 +1036,11 @@ def attendance_letter_data(*, patient, start, end):
             "lo": lo,
             "hi": hi,
             "cancelled": TherapySession.Status.CANCELLED.value,
+            **_target_defaults(),
         },
     )
+    clinic_settings = _WeeklyTargets(*rows[0][:2])
+    rows = [row[2:] for row in rows if row[2] is not None]
     kinds = dict(Kind.choices)
     modalities = dict(Modality.choices)
     labels = dict(Status.choices)
@@ -1075,7 +1109,6 @@ def attendance_letter_data(*, patient, start, end):
         "total_hours": hours(total_minutes),
         "weeks_met": sum(1 for w in weeks if w["met"] and not w["partial"]),
         "full_weeks": sum(1 for w in weeks if not w["partial"]),
-        "settings": clinic_settings,
     }
 
 

@@ -591,3 +591,33 @@ def test_sessions_csv_agrees_with_the_per_participant_query():
     assert body == expected
     assert body.count(b"\r\n") == 1 + 3 + 6 + 1
     assert b'"Bo ""B"" Ek; Anna, PhD"' in body
+
+
+def test_letter_targets_are_the_clinic_settings_or_their_defaults(
+    month_of_attendance,
+):
+    """attendance_letter_data reads the weekly targets in its one query, as
+    ClinicSettings.read() gives them: the defaults while the row was never saved."""
+    from core.models import ClinicSettings
+    from sessions.selectors.attendance import attendance_letter_data
+
+    p, monday = month_of_attendance
+    period = {"patient": p, "start": monday, "end": monday + 13 * DAY}
+    ClinicSettings.objects.all().delete()
+    defaults = ClinicSettings.read()
+    assert defaults.pk == 1 and defaults._state.adding
+    weeks = attendance_letter_data(**period)["weeks"]
+    assert {w["target_hours"] for w in weeks} == {
+        round(defaults.weekly_target_minutes_adult / 60, 1)
+    }
+    ClinicSettings.objects.create(
+        pk=1, weekly_target_minutes_adult=300, weekly_target_minutes_minor=240
+    )
+    weeks = attendance_letter_data(**period)["weeks"]
+    assert {w["target_hours"] for w in weeks} == {5.0}
+    assert (
+        attendance_letter_data(
+            patient=p, start=monday - 400 * DAY, end=monday - 399 * DAY
+        )["sessions"]
+        == []
+    )
