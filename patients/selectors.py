@@ -8,7 +8,6 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import CharField, FilteredRelation, Func, Q
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from accounts import roles
 from core.audit import audit
@@ -284,24 +283,57 @@ def patient_detail(*, pk, user):
     }
 
 
+class ApprovalRow(NamedTuple):
+    """What the doctor's queue shows of a pending request (approval_rows writes
+    it): the request, its patient, who asked, the track and the doctor asked."""
+
+    pk: int
+    requested_at: datetime.datetime
+    proposed_start: datetime.date | None
+    medical_probation: bool
+    patient_id: int
+    first_name: str
+    last_name: str
+    record_number: str
+    requested_by_name: str
+    track_name: str | None
+    doctor_id: int | None
+    doctor_full_name: str | None
+    doctor_email: str | None
+    doctor_credentials: str | None
+
+
 def approval_queue():
-    """Pending admission requests, oldest first."""
+    """Pending admission requests, oldest first, as ApprovalRow values (no model
+    instances: five per request with the patient, requester, doctor and track)."""
     return (
         AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
-        .select_related("patient", "requested_by", "doctor", "proposed_track")
         .order_by("requested_at", "id")
+        .values_list(
+            "pk",
+            "requested_at",
+            "proposed_start",
+            "medical_probation",
+            "patient_id",
+            "patient__first_name",
+            "patient__last_name",
+            "patient__record_number",
+            "requested_by__full_name",
+            "proposed_track__name",
+            "doctor_id",
+            "doctor__full_name",
+            "doctor__email",
+            "doctor__credentials",
+        )
     )
 
 
 def approval_queue_page(*, page_number, per_page=20):
-    """One page of the pending requests, oldest first, each with how long it has
-    waited; `page.paginator.count` is how many are pending. Two queries. A page
-    number out of range or not a number gives the nearest page."""
-    now = timezone.now()
+    """One page of the pending requests (ApprovalRow), oldest first;
+    `page.paginator.count` is how many are pending. Two queries. A page number
+    out of range or not a number gives the nearest page."""
     page = Paginator(approval_queue(), per_page).get_page(page_number)
-    page.object_list = list(page.object_list)
-    for row in page.object_list:
-        row.waited = now - row.requested_at
+    page.object_list = [ApprovalRow._make(row) for row in page.object_list]
     return page
 
 
