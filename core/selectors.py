@@ -1,106 +1,171 @@
 """Reads behind the dashboards. Each costs a fixed number of queries."""
 
 import datetime
+import json
+from typing import NamedTuple
 
 from django.contrib.auth.models import Group
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import User
 from core.models import AuditEvent, ClinicSettings, RenderedDocument
 from core.timeutil import clinic_today, day_bounds, years_before
 from patients.models import PART2_NOTICE, AdmissionRequest, DoctorDecision, Patient
-from sessions.models import Alert, Participant, TherapySession
+from sessions.models import Alert, Kind, Modality, TherapySession
 from sessions.selectors import attendance as attendance_selectors
 
 TODAY_ON_DASHBOARD = 10
-
-
-def todays_sessions(*, now=None, limit=TODAY_ON_DASHBOARD):
-    """Today's sessions (not cancelled) on the dashboard: how many there are, how
-    many have not ended yet, and the next `limit` of those (in progress or to come),
-    each with `patient_count`. Two queries, however busy the day; the whole day is
-    on the agenda page."""
-    now = now or timezone.now()
-    start, end = day_bounds(clinic_today())
-    day = TherapySession.objects.filter(start__gte=start, start__lt=end).exclude(
-        status=TherapySession.Status.CANCELLED
-    )
-    counts = day.aggregate(
-        total=Count("id"), to_come=Count("id", filter=Q(end__gt=now))
-    )
-    patients = (
-        Participant.objects.filter(session=OuterRef("pk"))
-        .order_by()
-        .values("session")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    upcoming = list(
-        day.filter(end__gt=now)
-        .select_related("room", "topic")
-        .annotate(patient_count=Coalesce(Subquery(patients), 0))
-        .order_by("start", "id")[:limit]
-    )
-    return {"sessions": upcoming, **counts}
-
-
 UNMARKED_ON_DASHBOARD = 10
 
 
-STAFF_COUNTS_SQL = """
+# Everything the staff dashboard shows, in one statement (plain SQL: the ORM
+# took longer to build its four queries than the database takes to run them):
+# patients by status, the user's caseload (admitted or on hold), admission
+# requests waiting for a doctor, failed alerts; today's sessions (not cancelled)
+# with how many have not ended yet and the next TODAY_ON_DASHBOARD of those
+# (in progress or to come) with their patient count; and the ended sessions with
+# active, unmarked participations (Participant.marked is kept by triggers; read
+# through its partial index), how many in all and the UNMARKED_ON_DASHBOARD most
+# recent with their unmarked count. The two lists come as JSON arrays of
+# [id, start, end, label, modality, room, count]; a session's label is
+# TherapySession.label's (tests.core.test_dashboard_sql checks they agree).
+STAFF_DASHBOARD_SQL = """
+WITH day AS (
+    SELECT s.id, s.start, s."end", s.title, s.kind, s.modality, s.topic_id,
+           s.room_id
+    FROM therapy_sessions_therapysession s
+    WHERE s.start >= %(day_start)s AND s.start < %(day_end)s
+      AND s.status <> %(cancelled)s
+), unmarked AS (
+    SELECT p.session_id, p."end", count(*) AS n
+    FROM therapy_sessions_participant p
+    WHERE p."end" <= %(now)s AND p.active AND NOT p.marked
+    GROUP BY p.session_id, p."end"
+)
 SELECT
   (SELECT json_object_agg(status, n) FROM (
      SELECT status, count(*) AS n FROM patients_patient GROUP BY status) AS by_status),
   (SELECT count(*) FROM patients_patient
     WHERE primary_counselor_id = %(user)s AND status IN (%(admitted)s, %(on_hold)s)),
   (SELECT count(*) FROM patients_admissionrequest WHERE status = %(pending)s),
-  (SELECT count(*) FROM therapy_sessions_alert WHERE state = %(failed)s)
+  (SELECT count(*) FROM therapy_sessions_alert WHERE state = %(failed)s),
+  (SELECT count(*) FROM day),
+  (SELECT count(*) FROM day WHERE "end" > %(now)s),
+  (SELECT json_agg(json_build_array(
+       d.id, d.start, d."end",
+       CASE WHEN d.title <> '' THEN d.title
+            WHEN d.kind = %(group)s AND d.topic_id IS NOT NULL
+                THEN 'Group: ' || t.name
+            ELSE COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' session'
+       END,
+       COALESCE(%(modalities)s::jsonb ->> d.modality, d.modality), r.name,
+       (SELECT count(*) FROM therapy_sessions_participant p
+        WHERE p.session_id = d.id)
+     ) ORDER BY d.start, d.id)
+   FROM (SELECT * FROM day WHERE "end" > %(now)s
+         ORDER BY start, id LIMIT %(today_limit)s) d
+   LEFT JOIN therapy_sessions_topic t ON t.id = d.topic_id
+   LEFT JOIN therapy_sessions_room r ON r.id = d.room_id),
+  (SELECT count(DISTINCT session_id) FROM unmarked),
+  (SELECT json_agg(json_build_array(
+       d.id, d.start, d."end",
+       CASE WHEN d.title <> '' THEN d.title
+            WHEN d.kind = %(group)s AND d.topic_id IS NOT NULL
+                THEN 'Group: ' || t.name
+            ELSE COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' session'
+       END,
+       COALESCE(%(modalities)s::jsonb ->> d.modality, d.modality), r.name, u.n
+     ) ORDER BY u."end" DESC, u.session_id DESC)
+   FROM (SELECT * FROM unmarked ORDER BY "end" DESC, session_id DESC
+         LIMIT %(unmarked_limit)s) u
+   JOIN therapy_sessions_therapysession d ON d.id = u.session_id
+   LEFT JOIN therapy_sessions_topic t ON t.id = d.topic_id
+   LEFT JOIN therapy_sessions_room r ON r.id = d.room_id)
 """
 
 
-def _staff_counts(*, user):
-    """Patients by status, `user`'s caseload (admitted or on hold), admission
-    requests waiting for a doctor and failed alerts: one query instead of four."""
+class DashboardSession(NamedTuple):
+    """A session as the staff dashboard lists it; `count` is its patients (today)
+    or its unmarked patients (attendance to take)."""
+
+    pk: int
+    start: datetime.datetime
+    end: datetime.datetime
+    label: str
+    modality: str
+    room: str | None
+    count: int
+
+
+def _dashboard_sessions(rows):
+    return [
+        DashboardSession(
+            pk,
+            datetime.datetime.fromisoformat(start),
+            datetime.datetime.fromisoformat(end),
+            label,
+            modality,
+            room,
+            count,
+        )
+        for pk, start, end, label, modality, room, count in rows or ()
+    ]
+
+
+def staff_dashboard(*, user, now=None):
+    """The staff dashboard's context: one query (STAFF_DASHBOARD_SQL)."""
+    now = now or timezone.now()
+    today = clinic_today()
+    day_start, day_end = day_bounds(today)
     with connection.cursor() as cursor:
         cursor.execute(
-            STAFF_COUNTS_SQL,
+            STAFF_DASHBOARD_SQL,
             {
                 "user": user.pk,
                 "admitted": Patient.Status.ADMITTED,
                 "on_hold": Patient.Status.ON_HOLD,
                 "pending": AdmissionRequest.Status.PENDING,
                 "failed": Alert.State.FAILED,
+                "now": now,
+                "day_start": day_start,
+                "day_end": day_end,
+                "cancelled": TherapySession.Status.CANCELLED,
+                "group": Kind.GROUP,
+                "kinds": json.dumps(dict(Kind.choices)),
+                "modalities": json.dumps(dict(Modality.choices)),
+                "today_limit": TODAY_ON_DASHBOARD,
+                "unmarked_limit": UNMARKED_ON_DASHBOARD,
             },
         )
-        by_status, mine, pending, failed = cursor.fetchone()
+        (
+            by_status,
+            mine,
+            pending,
+            failed,
+            today_total,
+            today_to_come,
+            today_rows,
+            unmarked_total,
+            unmarked_rows,
+        ) = cursor.fetchone()
+    by_status = by_status or {}
     return {
-        "by_status": by_status or {},
-        "mine": mine,
+        "today": today,
+        "sessions_today": {
+            "sessions": _dashboard_sessions(today_rows),
+            "total": today_total,
+            "to_come": today_to_come,
+        },
+        "status_counts": [
+            (label, by_status.get(value, 0)) for value, label in Patient.Status.choices
+        ],
         "pending_requests": pending,
         "failed_alerts": failed,
-    }
-
-
-def staff_dashboard(*, user):
-    counts = _staff_counts(user=user)
-    # The most recent sessions with attendance to take, each row with the total
-    # (the rest are one link away, on the paginated list).
-    unmarked = attendance_selectors.unmarked_sessions(limit=UNMARKED_ON_DASHBOARD)
-    return {
-        "today": clinic_today(),
-        "sessions_today": todays_sessions(),
-        "status_counts": [
-            (label, counts["by_status"].get(value, 0))
-            for value, label in Patient.Status.choices
-        ],
-        "pending_requests": counts["pending_requests"],
-        "failed_alerts": counts["failed_alerts"],
-        "my_patients": counts["mine"],
-        "unmarked_sessions": unmarked,
-        "unmarked_total": unmarked[0].total if unmarked else 0,
+        "my_patients": mine,
+        "unmarked_sessions": _dashboard_sessions(unmarked_rows),
+        "unmarked_total": unmarked_total,
     }
 
 

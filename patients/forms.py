@@ -155,19 +155,20 @@ class PatientFilterForm(forms.Form):
         # is valid when it is one of them, so neither rendering nor validating
         # costs a query.
         self.fields["counselor"].choices = [("", "Any counselor")] + [
-            (str(u.pk), u.full_name) for u in choices["counselors"]
+            (str(pk), name) for pk, name in choices["counselors"]
         ]
         self.fields["doctor"].choices = [("", "Any doctor")] + [
-            (str(u.pk), u.full_name) for u in choices["doctors"]
+            (str(pk), name) for pk, name in choices["doctors"]
         ]
         self.fields["track"].choices = [("", "Any track")] + [
-            (str(t.pk), t.name) for t in choices["tracks"]
+            (str(pk), name) for pk, name in choices["tracks"]
         ]
         self._choices = choices
 
     def _pick(self, name, rows):
-        raw = self.data.get(name)
-        return next((r for r in rows if str(r.pk) == str(raw)), None)
+        """The id of the chosen (id, name) row, or None."""
+        raw = str(self.data.get(name))
+        return next((pk for pk, _ in rows if str(pk) == raw), None)
 
     def stored(self):
         """The cleaned parameters as plain strings, to keep in the session."""
@@ -175,9 +176,9 @@ class PatientFilterForm(forms.Form):
         return {
             "q": filters["search"],
             "status": filters["status"],
-            "counselor": str(filters["counselor"].pk) if filters["counselor"] else "",
-            "doctor": str(filters["doctor"].pk) if filters["doctor"] else "",
-            "track": str(filters["track"].pk) if filters["track"] else "",
+            "counselor": str(filters["counselor"] or ""),
+            "doctor": str(filters["doctor"] or ""),
+            "track": str(filters["track"] or ""),
             "sort": filters["sort"],
         }
 

@@ -1,13 +1,15 @@
 """Reads about patients. Each costs a fixed number of queries; reads of a patient's
 record write an audit row (action "view")."""
 
+import datetime
+from typing import NamedTuple
+
 from django.core.paginator import Paginator
-from django.db.models import CharField, F, FilteredRelation, Func, Q
+from django.db import connection
+from django.db.models import CharField, FilteredRelation, Func, Q
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from accounts import roles
-from accounts.models import User
 from core.audit import audit
 from core.models import AuditEvent
 from core.timeutil import clinic_today
@@ -19,9 +21,11 @@ from .models import (
     Patient,
     PatientStatusChange,
     Sponsor,
-    Track,
     active_consent_q,
 )
+
+# filter_choices' kind of a track row (its people are of the staff and doctor groups).
+TRACKS = "track"
 
 SORTS = {
     "name": ("last_name", "first_name", "id"),
@@ -36,12 +40,46 @@ SORTS = {
 }
 
 
+class PatientListRow(NamedTuple):
+    """What the patient list shows of a patient (patient_rows writes it)."""
+
+    pk: int
+    record_number: str
+    last_name: str
+    first_name: str
+    preferred_name: str
+    date_of_birth: datetime.date
+    phone: str
+    status: str
+    track_name: str | None
+    counselor_name: str | None
+    doctor_name: str | None
+
+    def get_status_display(self):
+        return STATUS_LABELS.get(self.status, self.status)
+
+
+STATUS_LABELS = dict(Patient.Status.choices)
+
+
 def patient_list(
     *, search="", status="", counselor=None, doctor=None, track=None, sort="name"
 ):
-    """The staff patient list, filtered and sorted. One query per page."""
-    qs = Patient.objects.select_related(
-        "track", "primary_counselor", "attending_doctor"
+    """The staff patient list, filtered and sorted, as PatientListRow values: no
+    model instances (four per patient with the track, counselor and doctor). One
+    query per page."""
+    qs = Patient.objects.values_list(
+        "pk",
+        "record_number",
+        "last_name",
+        "first_name",
+        "preferred_name",
+        "date_of_birth",
+        "phone",
+        "status",
+        "track__name",
+        "primary_counselor__full_name",
+        "attending_doctor__full_name",
     )
     search = (search or "").strip()
     if search:
@@ -67,6 +105,7 @@ def patient_list_page(*, user, filters, page_number, per_page=25):
     """One page of the patient list, and one audit row for the read (no search
     terms in it: they may be names)."""
     page = Paginator(patient_list(**filters), per_page).get_page(page_number)
+    page.object_list = [PatientListRow._make(row) for row in page.object_list]
     audit(
         user=user,
         action=AuditEvent.Action.VIEW,
@@ -101,23 +140,35 @@ def _digits(field):
     return _DigitsOnly(field)
 
 
+# The active staff and doctors with their role, and the active tracks, as
+# (kind, name, id), in the order the filters list them. Plain SQL: compiled by the
+# ORM as a UNION it cost more than it runs.
+FILTER_CHOICES_SQL = """
+SELECT g.name, u.full_name, u.id
+FROM accounts_user u
+JOIN accounts_user_groups ug ON ug.user_id = u.id
+JOIN auth_group g ON g.id = ug.group_id
+WHERE g.name IN (%(staff)s, %(doctor)s) AND u.is_active
+UNION ALL
+SELECT %(tracks)s, t.name, t.id FROM patients_track t WHERE t.active
+ORDER BY 1, 2, 3
+"""
+
+
 def filter_choices():
-    """The counselors, doctors and tracks for the list filters (two queries: the
-    active staff and doctors with their role, then the tracks)."""
-    people = (
-        User.objects.filter(
-            groups__name__in=[roles.STAFF, roles.DOCTOR], is_active=True
-        )
-        .annotate(filter_role=F("groups__name"))
-        .only("id", "full_name")
-        .order_by("full_name", "id")
-    )
-    choices = {"counselors": [], "doctors": []}
-    for person in people:
-        choices[
-            "counselors" if person.filter_role == roles.STAFF else "doctors"
-        ].append(person)
-    choices["tracks"] = list(Track.objects.filter(active=True))
+    """The counselors, doctors and tracks for the list filters, as (id, name)
+    pairs (FILTER_CHOICES_SQL): one query, no model instances."""
+    choices = {"counselors": [], "doctors": [], "tracks": []}
+    lists = {
+        roles.STAFF: choices["counselors"],
+        roles.DOCTOR: choices["doctors"],
+        TRACKS: choices["tracks"],
+    }
+    params = {"staff": roles.STAFF, "doctor": roles.DOCTOR, "tracks": TRACKS}
+    with connection.cursor() as cursor:
+        cursor.execute(FILTER_CHOICES_SQL, params)
+        for kind, name, pk in cursor.fetchall():
+            lists[kind].append((pk, name))
     return choices
 
 
@@ -232,24 +283,57 @@ def patient_detail(*, pk, user):
     }
 
 
+class ApprovalRow(NamedTuple):
+    """What the doctor's queue shows of a pending request (approval_rows writes
+    it): the request, its patient, who asked, the track and the doctor asked."""
+
+    pk: int
+    requested_at: datetime.datetime
+    proposed_start: datetime.date | None
+    medical_probation: bool
+    patient_id: int
+    first_name: str
+    last_name: str
+    record_number: str
+    requested_by_name: str
+    track_name: str | None
+    doctor_id: int | None
+    doctor_full_name: str | None
+    doctor_email: str | None
+    doctor_credentials: str | None
+
+
 def approval_queue():
-    """Pending admission requests, oldest first."""
+    """Pending admission requests, oldest first, as ApprovalRow values (no model
+    instances: five per request with the patient, requester, doctor and track)."""
     return (
         AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
-        .select_related("patient", "requested_by", "doctor", "proposed_track")
         .order_by("requested_at", "id")
+        .values_list(
+            "pk",
+            "requested_at",
+            "proposed_start",
+            "medical_probation",
+            "patient_id",
+            "patient__first_name",
+            "patient__last_name",
+            "patient__record_number",
+            "requested_by__full_name",
+            "proposed_track__name",
+            "doctor_id",
+            "doctor__full_name",
+            "doctor__email",
+            "doctor__credentials",
+        )
     )
 
 
 def approval_queue_page(*, page_number, per_page=20):
-    """One page of the pending requests, oldest first, each with how long it has
-    waited; `page.paginator.count` is how many are pending. Two queries. A page
-    number out of range or not a number gives the nearest page."""
-    now = timezone.now()
+    """One page of the pending requests (ApprovalRow), oldest first;
+    `page.paginator.count` is how many are pending. Two queries. A page number
+    out of range or not a number gives the nearest page."""
     page = Paginator(approval_queue(), per_page).get_page(page_number)
-    page.object_list = list(page.object_list)
-    for row in page.object_list:
-        row.waited = now - row.requested_at
+    page.object_list = [ApprovalRow._make(row) for row in page.object_list]
     return page
 
 

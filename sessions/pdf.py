@@ -55,15 +55,31 @@ SESSION_HEAD_NO_HOURS = (
 WEEK_HEAD = f"{'Week (Mon-Sun)':<27} {'Hours':>6} {'Target':>7}  Result"
 
 
+# strftime's English names ("%a", "%b": Python runs in the C locale), written
+# out: strftime took a good part of a long letter's lines.
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = (
+    "",
+    *("Jan", "Feb", "Mar", "Apr", "May", "Jun"),
+    *("Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+)
+
+
 def _time(dt):
-    return f"{dt:%I:%M %p}".lstrip("0")
+    """f"{dt:%I:%M %p}" without its leading zero: "9:05 AM", "12:30 PM"."""
+    return f"{dt.hour % 12 or 12}:{dt.minute:02d} {'PM' if dt.hour >= 12 else 'AM'}"
+
+
+def _day(d):
+    """f"{d:%a %b %d, %Y}": "Mon Mar 02, 2026"."""
+    return f"{WEEKDAYS[d.weekday()]} {MONTHS[d.month]} {d.day:02d}, {d.year:04d}"
 
 
 def _letter_lines(data, *, include_hours=True):
     sessions = []
     for s in data["sessions"]:
         line = (
-            f"{s['day']:%a %b %d, %Y}  "
+            f"{_day(s['day'])}  "
             f"{_time(s['start']) + '-' + _time(s['end']):<17}  "
             f"{s['kind']:<10} {s['modality']:<10} {s['status']:<27}"
         )

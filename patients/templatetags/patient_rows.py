@@ -6,6 +6,8 @@ per row) cost more than the rest of the page, as selects did before
 core/forms_renderer.py. The markup is the one the templates wrote; every value is
 escaped by format_html."""
 
+from typing import NamedTuple
+
 from django import template
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +16,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
+
+from accounts.models import User
 
 register = template.Library()
 
@@ -35,10 +39,6 @@ def status_badge(status, label):
 
 
 DASH = "—"
-
-
-def _or_dash(obj, attr):
-    return (getattr(obj, attr) if obj is not None else "") or DASH
 
 
 class _Formats:
@@ -100,15 +100,15 @@ def _patient_row(p, fmt):
         p.phone,
         BADGE_CLASS.get(p.status, ""),
         p.get_status_display(),
-        _or_dash(p.track, "name"),
-        _or_dash(p.primary_counselor, "full_name"),
-        _or_dash(p.attending_doctor, "full_name"),
+        p.track_name or DASH,
+        p.counselor_name or DASH,
+        p.doctor_name or DASH,
     )
 
 
 @register.simple_tag
 def patient_rows(patients):
-    """The <tr> of each patient (track, counselor and doctor selected with it)."""
+    """The <tr> of each patient (patients.selectors.PatientListRow)."""
     fmt = _Formats("patients:detail")
     return format_html_join("", PATIENT_ROW, (_patient_row(p, fmt) for p in patients))
 
@@ -129,34 +129,44 @@ APPROVAL_ROW = (
 PROBATION = {True: mark_safe('<span class="badge warn">Yes</span>'), False: "No"}
 
 
-def _doctor_asked(doctor, user):
-    if doctor is None:
+class _Doctor(NamedTuple):
+    full_name: str
+    email: str
+    credentials: str
+
+
+def _doctor_asked(r, user):
+    if r.doctor_id is None:
         return "Any doctor"
-    you = " (you)" if doctor.pk == getattr(user, "pk", None) else ""
-    return format_html("{}{}", str(doctor), you)
+    you = " (you)" if r.doctor_id == getattr(user, "pk", None) else ""
+    # The doctor as str(User) writes them (User.display_name).
+    name = User.display_name.fget(
+        _Doctor(r.doctor_full_name, r.doctor_email, r.doctor_credentials)
+    )
+    return format_html("{}{}", name, you)
 
 
 def _approval_row(r, user, now, fmt):
     return (
         timesince(r.requested_at, now),
         fmt.day_time(r.requested_at),
-        fmt.url("patients:detail", r.patient.pk),
-        r.patient.full_name,
-        r.patient.record_number,
-        r.requested_by.full_name if r.requested_by else "",
-        _or_dash(r.proposed_track, "name"),
+        fmt.url("patients:detail", r.patient_id),
+        f"{r.first_name} {r.last_name}",
+        r.record_number,
+        r.requested_by_name or "",
+        r.track_name or DASH,
         fmt.day(r.proposed_start),
         PROBATION[bool(r.medical_probation)],
-        _doctor_asked(r.doctor, user),
+        _doctor_asked(r, user),
         fmt.url("patients:decide", r.pk),
-        r.patient.first_name,
+        r.first_name,
     )
 
 
 @register.simple_tag(takes_context=True)
 def approval_rows(context, requests):
-    """The <tr> of each pending request (patient, requester, doctor and track
-    selected with it); "(you)" after the doctor asked when it is the viewer."""
+    """The <tr> of each pending request (patients.selectors.ApprovalRow);
+    "(you)" after the doctor asked when it is the viewer."""
     user, now = context.get("user"), timezone.now()
     fmt = _Formats("patients:detail", "patients:decide")
     return format_html_join(

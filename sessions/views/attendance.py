@@ -220,8 +220,11 @@ def patient_hours(request, pk):
 @require_GET
 @require_role(ADMIN, STAFF, DOCTOR)
 def attendance_letter(request, pk):
-    """The attendance letter PDF for a date range (?start=YYYY-MM-DD&end=...)."""
-    patient = get_object_or_404(Patient, pk=pk)
+    """The attendance letter PDF for a date range (?start=YYYY-MM-DD&end=...).
+    The patient with the counselor who signs it, in one query."""
+    patient = get_object_or_404(
+        Patient.objects.select_related("primary_counselor"), pk=pk
+    )
     form = DateRangeForm(request.GET)
     if not form.is_valid():
         return _hours_page(request, patient, letter_form=form, status=400)

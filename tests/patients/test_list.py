@@ -413,3 +413,50 @@ def test_patient_list_filter_keeps_the_chosen_counselor_selected(
     assert f'<option value="{other.pk}">Other Two</option>' in html
     assert '<option value="">Any counselor</option>' in html
     assert [p.last_name for p in response.context["page"].object_list] == ["Mine"]
+
+
+@pytest.mark.django_db
+def test_filter_choices_agree_with_the_orm():
+    """patients.selectors.FILTER_CHOICES_SQL is a plain-SQL copy of this ORM
+    read: the active staff and doctors by name (someone in both groups in both
+    lists), and the active tracks by name."""
+    from django.contrib.auth.models import Group
+
+    from accounts import roles
+    from accounts.models import User
+    from patients.models import Track
+    from patients.selectors import filter_choices
+    from tests.factories import UserFactory
+
+    staff(full_name="Zoe Ames")
+    staff(full_name="Al Berg")
+    staff(full_name="Al Berg")  # same name: by id
+    staff(full_name="Gone Away", is_active=False)
+    doctor(full_name="Dr Both").groups.add(Group.objects.get(name=roles.STAFF))
+    doctor(full_name="Ann Cole")
+    UserFactory(role=roles.ADMIN, full_name="Not Listed")
+    TrackFactory(name="Morning IOP")
+    TrackFactory(name="Evening IOP")
+    Track.objects.create(name="Old track", active=False)
+
+    def people(role):
+        return [
+            (u.pk, u.full_name)
+            for u in User.objects.filter(groups__name=role, is_active=True).order_by(
+                "full_name", "id"
+            )
+        ]
+
+    assert filter_choices() == {
+        "counselors": people(roles.STAFF),
+        "doctors": people(roles.DOCTOR),
+        "tracks": [
+            (t.pk, t.name) for t in Track.objects.filter(active=True).order_by("name")
+        ],
+    }
+    assert [name for _, name in filter_choices()["counselors"]] == [
+        "Al Berg",
+        "Al Berg",
+        "Dr Both",
+        "Zoe Ames",
+    ]

@@ -503,3 +503,121 @@ def test_csv_with_no_sessions_is_the_header_alone(client_for, staff_user):
         b"date,record_number,session_kind,modality,facilitator,"
         b"scheduled_minutes,attended_minutes,status\r\n"
     )
+
+
+# The sessions CSV's query as it was first written, one row of every field per
+# participant: the reference that EXPORT_SQL (each session's fields once per
+# session) must agree with, byte for byte.
+PER_PARTICIPANT_EXPORT_SQL = """
+SELECT to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS day,
+       NULLIF(pt.record_number, '') AS record_number,
+       NULLIF(COALESCE(%(kinds)s::jsonb ->> s.kind, s.kind), '') AS kind,
+       NULLIF(COALESCE(%(modalities)s::jsonb ->> s.modality, s.modality), '')
+           AS modality,
+       NULLIF(fac.names, '') AS facilitators,
+       ROUND(EXTRACT(EPOCH FROM (s."end" - s.start)) / 60)::int AS scheduled,
+       COALESCE(a.minutes, 0) AS attended,
+       COALESCE(a.status, 'unmarked') AS status
+FROM therapy_sessions_participant p
+JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+JOIN patients_patient pt ON pt.id = p.patient_id
+LEFT JOIN therapy_sessions_attendance a
+       ON a.session_id = p.session_id AND a.patient_id = p.patient_id
+LEFT JOIN (
+    SELECT sf.session_id,
+           STRING_AGG(u.full_name, '; ' ORDER BY sf.id) AS names
+    FROM therapy_sessions_sessionfacilitator sf
+    JOIN accounts_user u ON u.id = sf.user_id
+    WHERE sf.start >= %(lo)s AND sf.start < %(hi)s
+    GROUP BY sf.session_id
+) fac ON fac.session_id = s.id
+WHERE p.start >= %(lo)s AND p.start < %(hi)s AND s.status <> 'cancelled'
+ORDER BY s.start, s.id, pt.record_number
+"""
+
+
+def test_sessions_csv_agrees_with_the_per_participant_query():
+    import json
+
+    from core.timeutil import clinic_zone, day_bounds
+    from sessions.selectors import attendance as selectors
+
+    first = clinic_today() - 6 * DAY
+    last = clinic_today() - 2 * DAY
+    anna, bo = staff(full_name="Anna, PhD"), staff(full_name='Bo "B" Ek')
+    patients = [AdmittedPatientFactory() for _ in range(6)]
+    late_night = session_on(first, 22, 180)  # ends on the next day
+    facilitate(late_night, bo)
+    facilitate(late_night, anna)  # listed after Bo: in the order added
+    mark(late_night, patients[0], "left_early", 40)
+    enrol(late_night, patients[1], patients[2])
+    same_hour = [session_on(first + 2 * DAY, 9, 60) for _ in range(3)]
+    for i, (s, lead) in enumerate(zip(same_hour, (anna, bo, staff()))):
+        facilitate(s, lead)
+        mark(s, patients[i], "present")
+        mark(s, patients[i + 3], "unexcused")
+    tele = session_on(
+        last,
+        0,
+        45,
+        kind=Kind.INDIVIDUAL,
+        capacity=1,
+        modality=Modality.TELEHEALTH,
+        room=None,
+        telehealth_url="https://video.example/room",
+    )  # the first minute of the last day
+    mark(tele, patients[4], "late", 30)
+    session_on(last, 10)  # nobody booked
+    cancelled = session_on(last, 13)
+    enrol(cancelled, patients[3])
+    TherapySession.objects.filter(pk=cancelled.pk).update(
+        status="cancelled", cancel_reason="Flu"
+    )
+    for outside in (session_on(first - DAY, 23), session_on(last + DAY, 0)):
+        mark(outside, patients[0], "present")
+
+    lo, _ = day_bounds(first)
+    _, hi = day_bounds(last)
+    params = {
+        "tz": str(clinic_zone()),
+        "lo": lo,
+        "hi": hi,
+        "kinds": json.dumps(dict(Kind.choices)),
+        "modalities": json.dumps(dict(Modality.choices)),
+    }
+    header = selectors.EXPORT_HEADER
+    expected = b"".join(selectors._copy_csv(PER_PARTICIPANT_EXPORT_SQL, params, header))
+    body = b"".join(selectors.attendance_export_csv(start=first, end=last))
+    assert body == expected
+    assert body.count(b"\r\n") == 1 + 3 + 6 + 1
+    assert b'"Bo ""B"" Ek; Anna, PhD"' in body
+
+
+def test_letter_targets_are_the_clinic_settings_or_their_defaults(
+    month_of_attendance,
+):
+    """attendance_letter_data reads the weekly targets in its one query, as
+    ClinicSettings.read() gives them: the defaults while the row was never saved."""
+    from core.models import ClinicSettings
+    from sessions.selectors.attendance import attendance_letter_data
+
+    p, monday = month_of_attendance
+    period = {"patient": p, "start": monday, "end": monday + 13 * DAY}
+    ClinicSettings.objects.all().delete()
+    defaults = ClinicSettings.read()
+    assert defaults.pk == 1 and defaults._state.adding
+    weeks = attendance_letter_data(**period)["weeks"]
+    assert {w["target_hours"] for w in weeks} == {
+        round(defaults.weekly_target_minutes_adult / 60, 1)
+    }
+    ClinicSettings.objects.create(
+        pk=1, weekly_target_minutes_adult=300, weekly_target_minutes_minor=240
+    )
+    weeks = attendance_letter_data(**period)["weeks"]
+    assert {w["target_hours"] for w in weeks} == {5.0}
+    assert (
+        attendance_letter_data(
+            patient=p, start=monday - 400 * DAY, end=monday - 399 * DAY
+        )["sessions"]
+        == []
+    )
