@@ -5,11 +5,11 @@ import json
 from typing import NamedTuple
 
 from django.contrib.auth.models import Group
-from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import User
+from core.db import prepared_cursor
 from core.models import AuditEvent, ClinicSettings, RenderedDocument
 from core.timeutil import clinic_today, day_bounds, years_before
 from patients.models import PART2_NOTICE, AdmissionRequest, DoctorDecision, Patient
@@ -119,7 +119,7 @@ def staff_dashboard(*, user, now=None):
     now = now or timezone.now()
     today = clinic_today()
     day_start, day_end = day_bounds(today)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             STAFF_DASHBOARD_SQL,
             {

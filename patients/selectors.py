@@ -5,12 +5,12 @@ import datetime
 from typing import NamedTuple
 
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import CharField, FilteredRelation, Func, Q
 from django.shortcuts import get_object_or_404
 
 from accounts import roles
 from core.audit import audit
+from core.db import prepared_cursor
 from core.models import AuditEvent
 from core.timeutil import clinic_today
 
@@ -165,7 +165,7 @@ def filter_choices():
         TRACKS: choices["tracks"],
     }
     params = {"staff": roles.STAFF, "doctor": roles.DOCTOR, "tracks": TRACKS}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(FILTER_CHOICES_SQL, params)
         for kind, name, pk in cursor.fetchall():
             lists[kind].append((pk, name))

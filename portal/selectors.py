@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from core.db import prepared_cursor
 from core.models import ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, local, make_local, week_start
 from patients.models import Consent, Patient, Sponsor, active_consent_q
@@ -366,7 +367,7 @@ def _summaries(sql_consents, params, *, now, cls=Summary):
         "cancelled": TherapySession.Status.CANCELLED,
         "unexcused": Attendance.Status.UNEXCUSED,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_facts_sql(sql_consents), params)
         rows = cursor.fetchall()
     summaries = []

@@ -116,6 +116,15 @@ DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", None)}
 # compliance page at 2,000 patients: 9.4 s with JIT, 2.4 s without; see
 # `manage.py bench`).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# The pages' plain-SQL reads (core.db.prepared_cursor) are prepared after this many
+# runs on a connection, so PostgreSQL plans them once per connection instead of on
+# every request. The ORM's queries are never prepared. None turns preparing off
+# (for a pooler in transaction mode): set IOP_DB_PREPARE_THRESHOLD=off.
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+    None
+    if env("IOP_DB_PREPARE_THRESHOLD") == "off"
+    else env_int("IOP_DB_PREPARE_THRESHOLD", 5)
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -4,7 +4,6 @@ import datetime
 import re
 from typing import NamedTuple
 
-from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -18,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.roles import CLINICAL
+from core.db import prepared_cursor
 from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_start
 from patients.models import Patient
 from patients.selectors import patient_words_match
@@ -233,7 +233,7 @@ def calendar_filter_options():
     """Active rooms and the clinic's facilitators, (id, name) each, by name, for the
     calendar's controls (1 query)."""
     options = {"rooms": [], "facilitators": []}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_CHOICES_SQL, [list(CLINICAL)])
         for kind, pk, name in cursor.fetchall():
             options["facilitators" if kind else "rooms"].append(Choice(pk, name))
