@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -196,5 +197,38 @@ def dashboard_below_items(rows):
         f"{_hours(r['this_week_remaining_hours'])} h still scheduled"
         f"{SHORT_BADGE if r['this_week_below'] else ''}</li>"
         for r in rows
+    )
+    return mark_safe(items)  # noqa: S308 (every value is escaped)
+
+
+@register.simple_tag
+def dashboard_request_items(requests):
+    """The <li> of each waiting admission request on the doctor's dashboard
+    (dicts from core.selectors.doctor_dashboard)."""
+    link = _Links("patients:decide")
+    now = timezone.now()
+    items = "".join(
+        f'<li><a href="{link("patients:decide", r["pk"])}">'
+        f"{_e(r['patient']['full_name'])}</a> ({_e(r['patient']['record_number'])})"
+        f" · waiting {_e(timesince(r['requested_at'], now))}</li>"
+        for r in requests
+    )
+    return mark_safe(items)  # noqa: S308 (every value is escaped)
+
+
+OVERDUE = ' <span class="badge bad">overdue</span>'
+
+
+@register.simple_tag
+def dashboard_review_items(reviews, today):
+    """The <li> of each conditional approval due for review on the doctor's
+    dashboard (dicts from core.selectors.doctor_dashboard)."""
+    link = _Links("patients:decision")
+    items = "".join(
+        f'<li><a href="{link("patients:decision", d["pk"])}">'
+        f"{_e(d['patient']['full_name'])}</a> ({_e(d['patient']['record_number'])})"
+        f" · review {_month_day_year(d['review_date'])}"
+        f"{OVERDUE if d['review_date'] < today else ''}</li>"
+        for d in reviews
     )
     return mark_safe(items)  # noqa: S308 (every value is escaped)

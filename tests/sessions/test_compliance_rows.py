@@ -139,3 +139,37 @@ def test_dashboard_items_are_the_templates():
     assert render_tag("dashboard_below_items", "rows", rows=below_rows()) == render(
         DASHBOARD_BELOW, rows=below_rows()
     )
+
+
+DASHBOARD_REQUESTS = """{% for r in rows %}<li><a href="{% url 'patients:decide' r.pk %}">{{ r.patient.full_name }}</a> ({{ r.patient.record_number }}) · waiting {{ r.requested_at|timesince }}</li>{% endfor %}"""  # noqa: E501
+
+DASHBOARD_REVIEWS = """{% for d in rows %}<li><a href="{% url 'patients:decision' d.pk %}">{{ d.patient.full_name }}</a> ({{ d.patient.record_number }}) · review {{ d.review_date|date:"M j, Y" }}{% if d.review_date < today %} <span class="badge bad">overdue</span>{% endif %}</li>{% endfor %}"""  # noqa: E501
+
+
+def test_dashboard_waiting_items_are_the_templates():
+    now = timezone.now()
+    today = datetime.date(2026, 11, 29)
+    someone = {"full_name": "Ann <O'Brien>", "record_number": "P-000001"}
+    requests = [
+        {
+            "pk": 3,
+            "patient": someone,
+            "requested_at": now - datetime.timedelta(days=40),
+        },
+        {
+            "pk": 4,
+            "patient": someone,
+            "requested_at": now - datetime.timedelta(hours=5),
+        },
+    ]
+    reviews = [
+        {"pk": 7, "patient": someone, "review_date": today - datetime.timedelta(1)},
+        {"pk": 8, "patient": someone, "review_date": today},
+        {"pk": 9, "patient": someone, "review_date": today + datetime.timedelta(9)},
+    ]
+    assert render_tag("dashboard_request_items", "rows", rows=requests) == render(
+        DASHBOARD_REQUESTS, rows=requests
+    )
+    assert render_tag(
+        "dashboard_review_items", "rows", "today", rows=reviews, today=today
+    ) == render(DASHBOARD_REVIEWS, rows=reviews, today=today)
