@@ -523,7 +523,7 @@ COMPLIANCE_ORDERS = {
 # completed: a few, hashed once).
 COMPLIANCE_SQL = """
 WITH hours AS (
-    SELECT {patient},
+    SELECT p.id, p.last_name, p.first_name,
            COALESCE(wl.minutes, fb.last, 0) AS last,
            COALESCE(wt.minutes, fb.this, 0) AS this,
            COALESCE(ah.m, 0) AS ahead,
@@ -572,10 +572,14 @@ WITH hours AS (
     FROM hours
     WHERE %(all)s OR last < last_target OR this + ahead < this_target
 )
-SELECT h.last, h.this, h.ahead, h.count, t.name, u.full_name, {h_patient}
+SELECT h.last, h.this, h.ahead, h.count, t.name, u.full_name, {patient}
 FROM ({page}) h
-LEFT JOIN {tracks} t ON t.id = h.track_id
-LEFT JOIN {users} u ON u.id = h.primary_counselor_id
+-- the page's patients by key (OFFSET 0: not a join over every patient)
+CROSS JOIN LATERAL (
+    SELECT * FROM patients_patient p WHERE p.id = h.id OFFSET 0
+) p
+LEFT JOIN {tracks} t ON t.id = p.track_id
+LEFT JOIN {users} u ON u.id = p.primary_counselor_id
 ORDER BY {outer_order}
 """
 
@@ -662,7 +666,6 @@ def compliance(
         ),
         outer_order=_order_by(COMPLIANCE_ORDERS[order], "h"),
         patient=_row_patient_columns("p"),
-        h_patient=_row_patient_columns("h"),
         **_TABLES,
     )
     found = _rows(sql, params)
