@@ -741,6 +741,20 @@ WITH absences AS (
     LEFT JOIN absences ab ON ab.patient_id = p.id
     LEFT JOIN therapy_sessions_noshowrun r ON r.patient_id = p.id
     WHERE p.status IN (%(admitted)s, %(on_hold)s) {filter}
+)
+SELECT f.absences, f.run, f.count, d.full_name, {review_columns}, {f_patient}
+FROM ({page}) f
+LEFT JOIN {users} d ON d.id = f.attending_doctor_id
+{review_join}
+ORDER BY {outer_order}
+"""
+
+# A review stands while no unexcused absence is recorded for a later session.
+# Without reviewed flags, patients with a standing review are left out; with
+# them, each row has its latest standing review (columns NULL otherwise).
+# (The OR keeps the planner from turning the test into an anti-join, which it
+# plans worse here: the test is hashed once instead.)
+NOT_REVIEWED_SQL = """
       AND (%(include_reviewed)s OR NOT EXISTS (
           SELECT 1 FROM therapy_sessions_flagreview fr
           WHERE fr.patient_id = p.id AND NOT EXISTS (
@@ -748,27 +762,24 @@ WITH absences AS (
               WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
                 AND a.session_start > fr.reviewed_at
           )
-      ))
+      ))"""
+REVIEW_COLUMNS_SQL = (
+    "rv.id, rv.reviewed_at, rv.note, rv.reviewed_by_id, rv.full_name, rv.email"
 )
-SELECT f.absences, f.run, f.count, d.full_name,
-       rv.id, rv.reviewed_at, rv.note, rv.reviewed_by_id, rv.full_name, rv.email,
-       {f_patient}
-FROM ({page}) f
-LEFT JOIN {users} d ON d.id = f.attending_doctor_id
+NO_REVIEW_COLUMNS_SQL = "NULL, NULL, NULL, NULL, NULL, NULL"
+REVIEW_JOIN_SQL = """
 LEFT JOIN LATERAL (
     SELECT fr.id, fr.reviewed_at, fr.note, fr.reviewed_by_id, u.full_name, u.email
     FROM therapy_sessions_flagreview fr
     JOIN {users} u ON u.id = fr.reviewed_by_id
-    WHERE %(include_reviewed)s AND fr.patient_id = f.id AND NOT EXISTS (
+    WHERE fr.patient_id = f.id AND NOT EXISTS (
         SELECT 1 FROM therapy_sessions_attendance a
         WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
           AND a.session_start > fr.reviewed_at
     )
     ORDER BY fr.reviewed_at DESC, fr.id DESC
     LIMIT 1
-) rv ON true
-ORDER BY {outer_order}
-"""
+) rv ON true"""
 
 FLAGGED_PAGE_SIZE = 50
 FLAGGED_ORDERS = {
@@ -818,8 +829,14 @@ def _flag_rows(
         filters.append("AND p.attending_doctor_id = %(doctor)s")
     if patient is not None:
         filters.append("AND p.id = %(patient)s")
+    if not include_reviewed:
+        filters.append(NOT_REVIEWED_SQL)
     sql = FLAGS_SQL.format(
         filter=" ".join(filters),
+        review_columns=REVIEW_COLUMNS_SQL
+        if include_reviewed
+        else NO_REVIEW_COLUMNS_SQL,
+        review_join=REVIEW_JOIN_SQL.format(**_TABLES) if include_reviewed else "",
         page=PAGE_SQL.format(
             list="flagged", order=_order_by(FLAGGED_ORDERS[order], "flagged")
         ),
