@@ -416,3 +416,32 @@ def test_two_no_shows_of_one_patient_recorded_at_once_both_count():
         assert errors == []
         assert runs_kept() == {p.pk: 2 * (attempt + 1)}
     assert_summaries_agree()
+
+
+def test_sessions_still_ahead_leave_out_marked_cancelled_and_completed_ones():
+    import time_machine
+
+    from sessions.models import TherapySession
+
+    wednesday = datetime.date(2027, 3, 10)
+    with time_machine.travel(make_local(wednesday, datetime.time(8)), tick=False):
+        p = AdmittedPatientFactory()
+        ahead = {}
+        for day, (hour, state) in enumerate(
+            [(10, "scheduled"), (10, "cancelled"), (13, "completed"), (15, "marked")]
+        ):
+            s = session_on(wednesday + (day % 3) * DAY, hour=hour, minutes=60 + day)
+            enrol(s, p)
+            ahead[state] = s
+        mark(ahead["marked"], p, "present", 30)
+        TherapySession.objects.filter(pk=ahead["cancelled"].pk).update(
+            status="cancelled", cancel_reason="Snow."
+        )
+        TherapySession.objects.filter(pk=ahead["completed"].pk).update(
+            status="completed"
+        )
+        # a session that already ended this week, still unmarked: not ahead
+        enrol(session_on(wednesday - 2 * DAY, hour=10), p)
+        row = {r["patient"]: r for r in compliance(below_only=False)["rows"]}[p]
+    assert row["this_week_remaining_hours"] == round(60 / 60, 1)
+    assert row["this_week_hours"] == 0.5
