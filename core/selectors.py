@@ -188,19 +188,79 @@ def conditional_reviews_due(*, doctor=None, within_days=14):
 
 
 DASHBOARD_TOP = 10
+PENDING_ON_DASHBOARD = 10
+
+# The doctor's dashboard's waiting items in one statement (the querysets of
+# conditional_reviews_due and of the pending requests, written in SQL: compiling
+# them cost more than running them): the oldest pending requests with the
+# number of all of them, and the doctor's conditional approvals due for review.
+DOCTOR_QUEUE_SQL = """
+(
+    SELECT 'request' AS kind, r.id, r.requested_at, NULL::date AS review_date,
+           p.first_name, p.last_name, p.record_number, COUNT(*) OVER () AS count
+    FROM patients_admissionrequest r
+    JOIN patients_patient p ON p.id = r.patient_id
+    WHERE r.status = %(pending)s
+    ORDER BY r.requested_at, r.id
+    LIMIT %(pending_shown)s
+)
+UNION ALL
+(
+    SELECT 'review', d.id, NULL, d.review_date,
+           p.first_name, p.last_name, p.record_number, NULL
+    FROM patients_doctordecision d
+    JOIN patients_patient p ON p.id = d.patient_id
+    WHERE d.decision = %(conditional)s AND d.review_date <= %(horizon)s
+      AND NOT EXISTS (
+          SELECT 1 FROM patients_doctordecision later WHERE later.supersedes_id = d.id
+      )
+      AND p.status IN (%(admitted)s, %(on_hold)s)
+      AND p.attending_doctor_id = %(doctor)s
+    ORDER BY d.review_date, d.id
+)
+"""
+
+
+def _doctor_queue(*, doctor, within_days=14):
+    """(the oldest pending requests, how many are pending, the doctor's
+    conditional approvals due for review within `within_days`) as dicts with
+    what the dashboard shows. One query."""
+    horizon = clinic_today() + datetime.timedelta(days=within_days)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            DOCTOR_QUEUE_SQL,
+            {
+                "pending": AdmissionRequest.Status.PENDING,
+                "pending_shown": PENDING_ON_DASHBOARD,
+                "conditional": DoctorDecision.Decision.CONDITIONAL,
+                "horizon": horizon,
+                "admitted": Patient.Status.ADMITTED,
+                "on_hold": Patient.Status.ON_HOLD,
+                "doctor": doctor.pk,
+            },
+        )
+        found = cursor.fetchall()
+    requests, reviews, count = [], [], 0
+    for kind, pk, requested_at, review_date, first, last, record, n in found:
+        patient = {"full_name": f"{first} {last}", "record_number": record}
+        if kind == "request":
+            count = n
+            requests.append(
+                {"pk": pk, "patient": patient, "requested_at": requested_at}
+            )
+        else:
+            reviews.append({"pk": pk, "patient": patient, "review_date": review_date})
+    return requests, count, reviews
 
 
 def doctor_dashboard(*, doctor):
     """The doctor's most urgent items: the oldest waiting requests, conditional
     approvals due for review, and the top of their flagged and below-target
     patients (longest run of no-shows, most hours short), each with its count
-    for a link to the whole list."""
-    pending = (
-        AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
-        .select_related("patient", "requested_by")
-        .order_by("requested_at")
-    )
+    for a link to the whole list. Four queries: the settings, the waiting items,
+    the flagged patients, the patients below target."""
     clinic_settings = ClinicSettings.read()
+    pending, pending_count, reviews_due = _doctor_queue(doctor=doctor)
     flagged = attendance_selectors.flagged_page(
         doctor=doctor,
         order="urgency",
@@ -217,9 +277,9 @@ def doctor_dashboard(*, doctor):
     )
     return {
         "today": clinic_today(),
-        "pending_requests": list(pending[:10]),
-        "pending_count": pending.count(),
-        "reviews_due": list(conditional_reviews_due(doctor=doctor)),
+        "pending_requests": pending,
+        "pending_count": pending_count,
+        "reviews_due": reviews_due,
         "flagged": flagged["rows"],
         "flagged_count": flagged["count"],
         "below_target": below["rows"],

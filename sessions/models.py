@@ -560,3 +560,56 @@ class FlagReview(models.Model):
 
     def __str__(self):
         return f"Flag review {self.pk}: patient {self.patient_id}"
+
+
+class WeeklyMinutes(models.Model):
+    """Attended minutes of a patient in one clinic week (`week` is its Monday in
+    CLINIC_TIME_ZONE; a mark counts in the week of its session's local start day).
+    Kept by PostgreSQL triggers on attendance (migration 0008), whatever writes
+    the marks: inserts, corrections, deletions and session moves (which rewrite
+    the marks' session_start) add their difference to the weeks they touch. The
+    compliance page and the doctor's dashboard read one row per patient and week
+    here instead of summing every mark of the two weeks. Never written by Python."""
+
+    patient = models.ForeignKey(
+        "patients.Patient",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,  # the unique index below leads with the week
+    )
+    week = models.DateField()
+    minutes = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["week", "patient"],
+                include=["minutes"],
+                name="weeklyminutes_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(minutes__gte=0), name="weeklyminutes_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.minutes} min: patient {self.patient_id}, week of {self.week}"
+
+
+class NoShowRun(models.Model):
+    """A patient's current run of no-shows: how many of their latest marks (by
+    session start, then id) are unexcused absences, back to the latest mark that
+    is not one. Kept by PostgreSQL triggers on attendance (migration 0008); the
+    attendance rules read it instead of walking every patient's latest marks.
+    No row means no marks (a run of 0). Never written by Python."""
+
+    patient = models.OneToOneField(
+        "patients.Patient",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    run = models.IntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.run} no-shows in a row: patient {self.patient_id}"

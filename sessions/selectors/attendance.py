@@ -17,7 +17,6 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
     Count,
-    Exists,
     F,
     FilteredRelation,
     FloatField,
@@ -28,6 +27,7 @@ from django.db.models import (
     Subquery,
     Sum,
 )
+from django.db.models.base import ModelState
 from django.db.models.functions import TruncDate
 from django.utils import dateformat, timezone
 
@@ -421,67 +421,167 @@ def hours_chart(rows, width=640, height=220):
 
 # --- Compliance ----------------------------------------------------------------
 
+# The compliance page and the doctor's dashboard are read with plain SQL: one
+# statement per list returns the page's rows with their patient, the names the
+# rows show, and the count, instead of compiling querysets on every request and
+# fetching the page's patients by a second query.
+
+# The patient columns a row carries, in the order of Patient's concrete fields
+# (as Patient.from_db takes them); reading any other field loads it.
+_ROW_PATIENT_FIELDS = [
+    f
+    for f in Patient._meta.concrete_fields
+    if f.attname
+    in {
+        "id",
+        "record_number",
+        "first_name",
+        "last_name",
+        "preferred_name",
+        "date_of_birth",
+        "status",
+        "admitted_on",
+        "discharged_on",
+        "track_id",
+        "primary_counselor_id",
+        "attending_doctor_id",
+    }
+]
+
+
+def _row_patient_columns(table):
+    return ", ".join(f'{table}."{f.column}"' for f in _ROW_PATIENT_FIELDS)
+
+
+_ROW_PATIENT_ATTNAMES = [f.attname for f in _ROW_PATIENT_FIELDS]
+_User = FlagReview.reviewed_by.field.related_model
+_TABLES = {
+    "users": _User._meta.db_table,
+    "tracks": Patient.track.field.related_model._meta.db_table,
+}
+
+
+def _row_patient(values):
+    """The Patient of a row from its patient columns (see _ROW_PATIENT_FIELDS),
+    as Patient.from_db makes it with the other fields deferred, without going
+    through Model.__init__ for each field (17 µs a row here, 1 µs this way: a
+    page of 50 rows on each list)."""
+    patient = Patient.__new__(Patient)
+    state = patient._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    patient.__dict__.update(zip(_ROW_PATIENT_ATTNAMES, values, strict=True))
+    return patient
+
+
+def _order_by(columns, table):
+    return ", ".join(f"{table}.{column}" for column in columns)
+
+
+# The page of a list held in the CTE "{list}", `per_page` rows from `offset` (the
+# last page when past the end), each row with the length of the whole list.
+PAGE_SQL = """
+    SELECT *, (SELECT COUNT(*) FROM {list}) AS count
+    FROM {list}
+    ORDER BY {order}
+    LIMIT %(limit)s
+    OFFSET (
+        SELECT GREATEST(
+            LEAST(%(offset)s, (COUNT(*) - 1) / %(per_page)s * %(per_page)s), 0
+        )
+        FROM {list}
+    )
+"""
+
+
+def _page_params(page, per_page):
+    """(page number, page size or None for every row, the SQL parameters)."""
+    number = page_number(page) if page is not None else 1
+    size = per_page if page is not None else None
+    return (
+        number,
+        size,
+        {
+            "limit": size,
+            "offset": (number - 1) * (size or 0),
+            "per_page": size or 1,
+        },
+    )
+
 
 COMPLIANCE_PAGE_SIZE = 50
 COMPLIANCE_ORDERS = {
-    "name": "last_name, first_name, id",
-    "shortfall": "shortfall DESC, last_name, first_name, id",
+    "name": ("last_name", "first_name", "id"),
+    "shortfall": ("shortfall DESC", "last_name", "first_name", "id"),
 }
 
+# One row per admitted patient with the minutes of the two weeks and the minutes
+# still ahead this week. The minutes attended are the weekly minutes kept by
+# triggers (WeeklyMinutes: two index lookups per patient), or the marks summed
+# while those are kept in another zone than the setting's (see
+# sessions/summaries.py): the planner keeps one of the two. The sessions still
+# ahead are the week's unmarked participations not yet ended (Participant.marked
+# is kept by triggers), less those of sessions not scheduled (cancelled or
+# completed: a few, hashed once).
 COMPLIANCE_SQL = """
-WITH people AS (
+WITH hours AS (
     SELECT p.id, p.last_name, p.first_name,
-           CASE WHEN p.date_of_birth > %(this_cut)s
-                THEN %(minor)s ELSE %(adult)s END AS this_target,
-           CASE WHEN p.date_of_birth > %(last_cut)s
-                THEN %(minor)s ELSE %(adult)s END AS last_target
-    FROM patients_patient p
-    WHERE p.status = %(admitted)s {doctor}
-), attended AS (
-    SELECT a.patient_id,
-           SUM(a.minutes) FILTER (WHERE a.session_start < %(this_lo)s) AS last,
-           SUM(a.minutes) FILTER (WHERE a.session_start >= %(this_lo)s) AS this
-    FROM therapy_sessions_attendance a
-    JOIN people ON people.id = a.patient_id
-    WHERE a.session_start >= %(last_lo)s AND a.session_start < %(next_lo)s
-    GROUP BY a.patient_id
-), ahead AS (
-    SELECT pt.patient_id,
-           ROUND(SUM(EXTRACT(EPOCH FROM (pt."end" - pt.start)) / 60)::float8) AS m
-    FROM therapy_sessions_participant pt
-    JOIN people ON people.id = pt.patient_id
-    JOIN therapy_sessions_therapysession s ON s.id = pt.session_id
-    WHERE pt.start >= %(this_lo)s AND pt.start < %(next_lo)s AND pt."end" > %(now)s
-      -- the same, in the terms of the index behind participant_no_overlap
-      AND pt.active AND TSTZRANGE(pt.start, pt."end")
-          && TSTZRANGE(LEAST(%(now)s, %(next_lo)s), %(next_lo)s)
-      AND s.status = %(scheduled)s
-      AND NOT EXISTS (
-          SELECT 1 FROM therapy_sessions_attendance a
-          WHERE a.session_id = pt.session_id AND a.patient_id = pt.patient_id
-      )
-    GROUP BY pt.patient_id
-), hours AS (
-    SELECT p.id, p.last_name, p.first_name,
-           COALESCE(att.last, 0) AS last, COALESCE(att.this, 0) AS this,
+           COALESCE(wl.minutes, fb.last, 0) AS last,
+           COALESCE(wt.minutes, fb.this, 0) AS this,
            COALESCE(ah.m, 0) AS ahead,
-           GREATEST(p.last_target - COALESCE(att.last, 0), 0)
-           + GREATEST(p.this_target - COALESCE(att.this, 0) - COALESCE(ah.m, 0), 0)
-             AS shortfall
-    FROM people p
-    LEFT JOIN attended att ON att.patient_id = p.id
-    LEFT JOIN ahead ah ON ah.patient_id = p.id
-    WHERE %(all)s OR COALESCE(att.last, 0) < p.last_target
-       OR COALESCE(att.this, 0) + COALESCE(ah.m, 0) < p.this_target
-)
-SELECT id, last, this, ahead, (SELECT COUNT(*) FROM hours)
-FROM hours
-ORDER BY {order}
-LIMIT %(limit)s
-OFFSET (
-    SELECT GREATEST(LEAST(%(offset)s, (COUNT(*) - 1) / %(per_page)s * %(per_page)s), 0)
+           CASE WHEN p.date_of_birth > %(last_cut)s
+                THEN %(minor)s ELSE %(adult)s END AS last_target,
+           CASE WHEN p.date_of_birth > %(this_cut)s
+                THEN %(minor)s ELSE %(adult)s END AS this_target
+    FROM patients_patient p
+    LEFT JOIN therapy_sessions_weeklyminutes wl
+           ON wl.week = %(last_monday)s AND wl.patient_id = p.id
+          AND therapy_sessions_clinic_zone() = %(tz)s
+    LEFT JOIN therapy_sessions_weeklyminutes wt
+           ON wt.week = %(this_monday)s AND wt.patient_id = p.id
+          AND therapy_sessions_clinic_zone() = %(tz)s
+    LEFT JOIN (
+        SELECT a.patient_id,
+               SUM(a.minutes) FILTER (WHERE a.session_start < %(this_lo)s) AS last,
+               SUM(a.minutes) FILTER (WHERE a.session_start >= %(this_lo)s) AS this
+        FROM therapy_sessions_attendance a
+        WHERE a.session_start >= %(last_lo)s AND a.session_start < %(next_lo)s
+          AND therapy_sessions_clinic_zone() <> %(tz)s
+        GROUP BY a.patient_id
+    ) fb ON fb.patient_id = p.id
+    LEFT JOIN (
+        SELECT pt.patient_id,
+               ROUND(SUM(EXTRACT(EPOCH FROM (pt."end" - pt.start)) / 60)::float8)
+                 AS m
+        FROM therapy_sessions_participant pt
+        WHERE pt.start >= %(this_lo)s AND pt.start < %(next_lo)s
+          AND pt."end" > %(now)s AND pt.active AND NOT pt.marked
+          -- the same, in the terms of the index behind participant_no_overlap
+          AND TSTZRANGE(pt.start, pt."end")
+              && TSTZRANGE(LEAST(%(now)s, %(next_lo)s), %(next_lo)s)
+          AND pt.session_id NOT IN (
+              SELECT s.id FROM therapy_sessions_therapysession s
+              WHERE s.start >= %(this_lo)s AND s.start < %(next_lo)s
+                AND s.status <> %(scheduled)s
+          )
+        GROUP BY pt.patient_id
+    ) ah ON ah.patient_id = p.id
+    WHERE p.status = %(admitted)s {doctor}
+), listed AS (
+    SELECT *,
+           GREATEST(last_target - last, 0)
+           + GREATEST(this_target - this - ahead, 0) AS shortfall
     FROM hours
+    WHERE %(all)s OR last < last_target OR this + ahead < this_target
 )
+SELECT h.last, h.this, h.ahead, h.count, t.name, u.full_name, {patient}
+FROM ({page}) h
+-- the page's patients by key (OFFSET 0: not a join over every patient)
+CROSS JOIN LATERAL (
+    SELECT * FROM patients_patient p WHERE p.id = h.id OFFSET 0
+) p
+LEFT JOIN {tracks} t ON t.id = p.track_id
+LEFT JOIN {users} u ON u.id = p.primary_counselor_id
+ORDER BY {outer_order}
 """
 
 
@@ -521,11 +621,13 @@ def compliance(
     `order` is "name" or "shortfall" (most hours short over the two weeks first).
     With `page` (a number), one page of `per_page` rows and `page_obj` for the
     navigation; without, every row. `count` is the number of patients listed.
+    Each row has its patient (the fields the lists show; others load when read)
+    with the names of the patient's `track` and `counselor`.
 
-    Three queries whatever the clinic's size: the settings, one statement that
-    sums the minutes of the two weeks and the sessions still ahead for every
-    admitted patient and returns the page's rows with the count, then the page's
-    patients."""
+    Two queries whatever the clinic's size: the settings (unless given), and one
+    statement that reads the two weeks' minutes (WeeklyMinutes) and sums the
+    sessions still ahead for every admitted patient, and returns the page's rows
+    with their patients and the count."""
     clinic_settings = clinic_settings or ClinicSettings.read()
     today = today or clinic_today()
     now = timezone.now()
@@ -539,44 +641,46 @@ def compliance(
     this_cut = years_before(this_monday, 18)
     last_cut = years_before(last_monday, 18)
 
-    number = page_number(page) if page is not None else 1
-    size = per_page if page is not None else None
-    params = {
-        "this_cut": this_cut,
-        "last_cut": last_cut,
-        "minor": minor,
-        "adult": adult,
-        "admitted": Patient.Status.ADMITTED,
-        "doctor": doctor.pk if doctor is not None else None,
-        "last_lo": last_lo,
-        "this_lo": this_lo,
-        "next_lo": next_lo,
-        "now": now,
-        "scheduled": TherapySession.Status.SCHEDULED,
-        "all": not below_only,
-        "limit": size,
-        "offset": (number - 1) * (size or 0),
-        "per_page": size or 1,
-    }
+    order = order if order in COMPLIANCE_ORDERS else "name"
+    number, size, params = _page_params(page, per_page)
+    params.update(
+        this_cut=this_cut,
+        last_cut=last_cut,
+        minor=minor,
+        adult=adult,
+        admitted=Patient.Status.ADMITTED,
+        doctor=doctor.pk if doctor is not None else None,
+        tz=str(clinic_zone()),
+        last_monday=last_monday,
+        this_monday=this_monday,
+        last_lo=last_lo,
+        this_lo=this_lo,
+        next_lo=next_lo,
+        now=now,
+        scheduled=TherapySession.Status.SCHEDULED,
+        all=not below_only,
+    )
     sql = COMPLIANCE_SQL.format(
         doctor="AND p.attending_doctor_id = %(doctor)s" if doctor is not None else "",
-        order=COMPLIANCE_ORDERS.get(order, COMPLIANCE_ORDERS["name"]),
+        page=PAGE_SQL.format(
+            list="listed", order=_order_by(COMPLIANCE_ORDERS[order], "listed")
+        ),
+        outer_order=_order_by(COMPLIANCE_ORDERS[order], "h"),
+        patient=_row_patient_columns("p"),
+        **_TABLES,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
-    count = found[0][4] if found else 0
-    patients = Patient.objects.select_related(
-        "track", "primary_counselor", "attending_doctor"
-    ).in_bulk([pk for pk, *_ in found])
+    found = _rows(sql, params)
+    count = found[0][3] if found else 0
     rows = []
-    for pk, last_min, this_min, ahead, _ in found:
-        p = patients[pk]
+    for last_min, this_min, ahead, _, track, counselor, *patient in found:
+        p = _row_patient(patient)
         this_target = minor if p.date_of_birth > this_cut else adult
         last_target = minor if p.date_of_birth > last_cut else adult
         rows.append(
             {
                 "patient": p,
+                "track": track,
+                "counselor": counselor,
                 "this_week_hours": hours(this_min),
                 "last_week_hours": hours(last_min),
                 "this_week_target_hours": hours(this_target),
@@ -593,7 +697,7 @@ def compliance(
         "rows": rows,
         "count": count,
         "page_obj": _page(count, number, size) if size else None,
-        "order": order if order in COMPLIANCE_ORDERS else "name",
+        "order": order,
         "this_monday": this_monday,
         "last_monday": last_monday,
         "today": today,
@@ -606,124 +710,162 @@ def compliance(
 
 # --- Attendance rules (flags for the doctor's review) -----------------------------
 
-# Both rules for a set of patients ("prog"), in one statement. Absences: unexcused
-# marks within the window, per patient. Run of no-shows: a patient's marks since
-# `recent_lo` give their latest mark that is not a no-show ("last_other") and the
-# no-shows after it; a patient with no such mark in that span ("unsettled") has
-# their latest marks read from their own index instead, up to the cap.
+RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
+
+# Both rules in one statement, with the page's rows, their patients and the
+# count. Absences: unexcused marks within the window, per patient (the partial
+# index of no-shows). Run of no-shows: kept per patient by triggers (NoShowRun),
+# counted here up to the cap. The patients who break either rule are then
+# looked up and kept if in the program (admitted or on hold). A flag stands
+# reviewed while a review of the patient's is followed by no unexcused absence
+# for a later session; such patients are left out unless `include_reviewed`,
+# which brings each row's latest standing review.
 FLAGS_SQL = """
-WITH prog(id) AS ({patients}),
-recent AS (
-    SELECT a.id, a.patient_id, a.status, a.session_start AS start
-    FROM therapy_sessions_attendance a
-    JOIN prog ON prog.id = a.patient_id
-    WHERE a.session_start >= %(recent_lo)s
-), last_other AS (
-    SELECT DISTINCT ON (patient_id) patient_id, start, id
-    FROM recent
-    WHERE status <> %(unexcused)s
-    ORDER BY patient_id, start DESC, id DESC
-), recent_runs AS (
-    SELECT r.patient_id, COUNT(*) AS n, BOOL_OR(o.patient_id IS NOT NULL) AS closed
-    FROM recent r
-    LEFT JOIN last_other o ON o.patient_id = r.patient_id
-    WHERE r.status = %(unexcused)s
-      AND (o.patient_id IS NULL OR (r.start, r.id) > (o.start, o.id))
-    GROUP BY r.patient_id
-), unsettled AS MATERIALIZED (
-    SELECT prog.id FROM prog
-    LEFT JOIN last_other o ON o.patient_id = prog.id
-    LEFT JOIN recent_runs rr ON rr.patient_id = prog.id
-    WHERE o.patient_id IS NULL AND COALESCE(rr.n, 0) < %(cap)s
-), older AS (
-    SELECT u.id AS patient_id,
-           COALESCE(
-               MIN(m.rank) FILTER (WHERE m.status <> %(unexcused)s) - 1, COUNT(*)
-           ) AS n
-    FROM unsettled u
-    CROSS JOIN LATERAL (
-        SELECT a.status,
-               ROW_NUMBER() OVER (ORDER BY a.session_start DESC, a.id DESC) AS rank
-        FROM therapy_sessions_attendance a
-        WHERE a.patient_id = u.id
-        ORDER BY a.session_start DESC, a.id DESC
-        LIMIT %(cap)s
-    ) m
-    GROUP BY u.id
-), runs AS (
-    SELECT patient_id, LEAST(n, %(cap)s) AS n
-    FROM recent_runs
-    WHERE closed OR n >= %(cap)s
-    UNION ALL
-    SELECT patient_id, n FROM older
-), absences AS (
+WITH absences AS (
     SELECT a.patient_id, COUNT(*) AS n
     FROM therapy_sessions_attendance a
-    JOIN prog ON prog.id = a.patient_id
     WHERE a.status = %(unexcused)s
       AND a.session_start >= %(window_start)s AND a.session_start <= %(now)s
     GROUP BY a.patient_id
     HAVING COUNT(*) >= %(count_rule)s
-)
-SELECT p.id, p.last_name, p.first_name,
-       COALESCE(ab.n, 0) AS absences, COALESCE(r.n, 0) AS run
-FROM (
+), broken AS (
     SELECT patient_id FROM absences
     UNION
-    SELECT patient_id FROM runs WHERE n >= %(run_rule)s
-) flagged
-JOIN patients_patient p ON p.id = flagged.patient_id
-LEFT JOIN absences ab ON ab.patient_id = p.id
-LEFT JOIN runs r ON r.patient_id = p.id
-ORDER BY p.last_name, p.first_name, p.id
+    SELECT patient_id FROM therapy_sessions_noshowrun WHERE run >= %(run_rule)s
+), flagged AS (
+    SELECT {patient},
+           COALESCE(ab.n, 0) AS absences,
+           CASE WHEN r.run >= %(run_rule)s THEN LEAST(r.run, %(cap)s) ELSE 0 END
+             AS run
+    FROM broken b
+    JOIN patients_patient p ON p.id = b.patient_id
+    LEFT JOIN absences ab ON ab.patient_id = p.id
+    LEFT JOIN therapy_sessions_noshowrun r ON r.patient_id = p.id
+    WHERE p.status IN (%(admitted)s, %(on_hold)s) {filter}
+)
+SELECT f.absences, f.run, f.count, d.full_name, {review_columns}, {f_patient}
+FROM ({page}) f
+LEFT JOIN {users} d ON d.id = f.attending_doctor_id
+{review_join}
+ORDER BY {outer_order}
 """
 
-RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
-# The marks of the last week settle almost every patient's run of no-shows (it
-# ends at their latest mark that is not one); only the patients without such a
-# mark in that span have their own latest marks read.
-RECENT_MARKS = datetime.timedelta(days=7)
+# A review stands while no unexcused absence is recorded for a later session.
+# Without reviewed flags, patients with a standing review are left out; with
+# them, each row has its latest standing review (columns NULL otherwise).
+# (The OR keeps the planner from turning the test into an anti-join, which it
+# plans worse here: the test is hashed once instead.)
+NOT_REVIEWED_SQL = """
+      AND (%(include_reviewed)s OR NOT EXISTS (
+          SELECT 1 FROM therapy_sessions_flagreview fr
+          WHERE fr.patient_id = p.id AND NOT EXISTS (
+              SELECT 1 FROM therapy_sessions_attendance a
+              WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
+                AND a.session_start > fr.reviewed_at
+          )
+      ))"""
+REVIEW_COLUMNS_SQL = (
+    "rv.id, rv.reviewed_at, rv.note, rv.reviewed_by_id, rv.full_name, rv.email"
+)
+NO_REVIEW_COLUMNS_SQL = "NULL, NULL, NULL, NULL, NULL, NULL"
+REVIEW_JOIN_SQL = """
+LEFT JOIN LATERAL (
+    SELECT fr.id, fr.reviewed_at, fr.note, fr.reviewed_by_id, u.full_name, u.email
+    FROM therapy_sessions_flagreview fr
+    JOIN {users} u ON u.id = fr.reviewed_by_id
+    WHERE fr.patient_id = f.id AND NOT EXISTS (
+        SELECT 1 FROM therapy_sessions_attendance a
+        WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
+          AND a.session_start > fr.reviewed_at
+    )
+    ORDER BY fr.reviewed_at DESC, fr.id DESC
+    LIMIT 1
+) rv ON true"""
+
+FLAGGED_PAGE_SIZE = 50
+FLAGGED_ORDERS = {
+    "name": ("last_name", "first_name", "id"),
+    # the longest run of no-shows first, then the most unexcused absences
+    "urgency": ("run DESC", "absences DESC", "last_name", "first_name", "id"),
+}
 
 
-def _named(sql, params, prefix):
-    """A queryset's SQL with its %s placeholders turned into named ones, so it
-    can sit inside a statement with named parameters."""
-    parts = sql.split("%s")
-    named = {f"{prefix}{i}": value for i, value in enumerate(params)}
-    out = parts[0]
-    for i, part in enumerate(parts[1:]):
-        out += f"%({prefix}{i})s" + part
-    return out, named
-
-
-def _flag_rows(*, clinic_settings, now, patients):
-    """[(patient id, last name, first name, unexcused absences within the
-    window, run of no-shows)] for the patients (a queryset) who break a rule;
-    each number is 0 when its rule is not broken (the run is counted up to
+def _flag_rows(
+    *,
+    clinic_settings,
+    now,
+    doctor=None,
+    patient=None,
+    include_reviewed=False,
+    order="name",
+    page=None,
+    per_page=FLAGGED_PAGE_SIZE,
+):
+    """(rows, count, page number, page size or None) of the patients in the
+    program (admitted or on hold; `doctor`'s only, or only `patient`) who break
+    an attendance rule. Each row: (patient, attending doctor's name, unexcused
+    absences within the window, run of no-shows, standing review or None); each
+    number is 0 when its rule is not broken (the run is counted up to
     `consecutive_noshow_rule + RUN_LOOKBACK`). One query.
 
-    The run of no-shows is the patient's latest marks (by session start) that
-    are unexcused absences, back to the first mark that is not one."""
+    The run of no-shows is the patient's latest marks (by session start, then
+    id) that are unexcused absences, back to the first mark that is not one."""
     run_rule = clinic_settings.consecutive_noshow_rule
-    prog_sql, params = _named(
-        *patients.order_by().values("pk").query.sql_with_params(), prefix="prog"
-    )
+    number, size, params = _page_params(page, per_page)
     params.update(
         unexcused=Status.UNEXCUSED,
-        recent_lo=now - RECENT_MARKS,
         cap=run_rule + RUN_LOOKBACK,
         run_rule=run_rule,
         window_start=now - datetime.timedelta(days=clinic_settings.absence_rule_days),
         now=now,
         count_rule=clinic_settings.absence_rule_count,
+        admitted=Patient.Status.ADMITTED,
+        on_hold=Patient.Status.ON_HOLD,
+        doctor=doctor.pk if doctor is not None else None,
+        patient=patient.pk if patient is not None else None,
+        include_reviewed=include_reviewed,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(FLAGS_SQL.format(patients=prog_sql), params)
-        rows = cursor.fetchall()
-    return [
-        (pk, last, first, absences, run if run >= run_rule else 0)
-        for pk, last, first, absences, run in rows
-    ]  # by name
+    filters = []
+    if doctor is not None:
+        filters.append("AND p.attending_doctor_id = %(doctor)s")
+    if patient is not None:
+        filters.append("AND p.id = %(patient)s")
+    if not include_reviewed:
+        filters.append(NOT_REVIEWED_SQL)
+    sql = FLAGS_SQL.format(
+        filter=" ".join(filters),
+        review_columns=REVIEW_COLUMNS_SQL
+        if include_reviewed
+        else NO_REVIEW_COLUMNS_SQL,
+        review_join=REVIEW_JOIN_SQL.format(**_TABLES) if include_reviewed else "",
+        page=PAGE_SQL.format(
+            list="flagged", order=_order_by(FLAGGED_ORDERS[order], "flagged")
+        ),
+        outer_order=_order_by(FLAGGED_ORDERS[order], "f"),
+        patient=_row_patient_columns("p"),
+        f_patient=_row_patient_columns("f"),
+        **_TABLES,
+    )
+    found = _rows(sql, params)
+    rows = []
+    for row in found:
+        absences, run, _, doctor_name = row[:4]
+        review_id, reviewed_at, note, reviewed_by_id, full_name, email = row[4:10]
+        p = _row_patient(row[10:])
+        review = None
+        if review_id is not None:
+            review = FlagReview(
+                id=review_id,
+                patient_id=p.pk,
+                reviewed_by_id=reviewed_by_id,
+                reviewed_at=reviewed_at,
+                note=note,
+            )
+            review.reviewed_by = _User(
+                id=reviewed_by_id, full_name=full_name, email=email
+            )
+        rows.append((p, doctor_name, absences, run, review))
+    return rows, (found[0][2] if found else 0), number, size
 
 
 def _reasons(absences, run, clinic_settings):
@@ -743,50 +885,6 @@ def _reasons(absences, run, clinic_settings):
     return reasons
 
 
-def _standing(reviews):
-    """The FlagReviews (a queryset) that still stand: no unexcused absence is
-    recorded for a session of the patient's that starts after the review."""
-    later_noshow = Attendance.objects.filter(
-        patient=OuterRef("patient"),
-        status=Status.UNEXCUSED,
-        session_start__gt=OuterRef("reviewed_at"),
-    )
-    return reviews.filter(~Exists(later_noshow))
-
-
-def _flag_reviewed():
-    """Whether a patient's flag stands reviewed (for a Patient queryset): a
-    doctor reviewed it and the review still stands."""
-    return Exists(_standing(FlagReview.objects.filter(patient=OuterRef("pk"))))
-
-
-def _standing_reviews(patient_ids):
-    """{patient_id: the latest review that still stands} for these patients.
-    One query (none without patients)."""
-    reviews = (
-        _standing(FlagReview.objects.filter(patient_id__in=patient_ids))
-        .select_related("reviewed_by")
-        .order_by("patient_id", "-reviewed_at", "-id")
-        .distinct("patient_id")
-    )
-    return {r.patient_id: r for r in reviews} if patient_ids else {}
-
-
-def _in_program(doctor=None):
-    qs = Patient.objects.filter(status__in=IN_PROGRAM)
-    if doctor is not None:
-        qs = qs.filter(attending_doctor=doctor)
-    return qs
-
-
-FLAGGED_PAGE_SIZE = 50
-FLAGGED_ORDERS = {
-    "name": None,  # as the query returns them
-    # the longest run of no-shows first, then the most unexcused absences
-    "urgency": lambda r: (-r[4], -r[3]),
-}
-
-
 def flagged_page(
     *,
     doctor=None,
@@ -798,47 +896,42 @@ def flagged_page(
     include_reviewed=False,
 ):
     """Patients who break an attendance rule: N unexcused absences within D days,
-    or K consecutive no-shows. Derived from attendance each time (a correction
-    clears the flag), never stored. `order` is "name" or "urgency". With `page`,
-    one page of `per_page` rows and `page_obj`; without, every row. Three
-    queries whatever the clinic's size (the settings, the rules, the page's
-    patients).
+    or K consecutive no-shows. Derived from attendance (the runs of no-shows
+    through NoShowRun, which triggers keep): a correction clears the flag.
+    `order` is "name" or "urgency". With `page`, one page of `per_page` rows and
+    `page_obj`; without, every row. Each row has its patient (the fields the
+    lists show; others load when read) and the attending `doctor`'s name. Two
+    queries whatever the clinic's size (the settings, unless given, and the
+    rules with the page's patients and the count).
 
     A flag a doctor reviewed is left out until an unexcused absence is recorded
-    for a session starting after the review (see _flag_reviewed). With
-    `include_reviewed`, such patients are listed too, each row with its standing
-    `review` (one more query)."""
+    for a session starting after the review. With `include_reviewed`, such
+    patients are listed too, each row with its standing `review` (in the same
+    query)."""
     clinic_settings = clinic_settings or ClinicSettings.read()
-    patients = _in_program(doctor)
-    if not include_reviewed:
-        patients = patients.exclude(_flag_reviewed())
-    found = _flag_rows(
+    order = order if order in FLAGGED_ORDERS else "name"
+    found, count, number, size = _flag_rows(
         clinic_settings=clinic_settings,
         now=now or timezone.now(),
-        patients=patients,
+        doctor=doctor,
+        include_reviewed=include_reviewed,
+        order=order,
+        page=page,
+        per_page=per_page,
     )
-    if FLAGGED_ORDERS.get(order):
-        found.sort(key=FLAGGED_ORDERS[order])  # stable: by name within a rank
-    page_obj = None
-    if page is not None:
-        page_obj = _page(len(found), page_number(page), per_page)
-        found = found[page_obj.start_index() - 1 : page_obj.end_index()]
-    patients = Patient.objects.select_related(
-        "attending_doctor", "primary_counselor"
-    ).in_bulk([r[0] for r in found])
-    reviews = _standing_reviews([r[0] for r in found]) if include_reviewed else {}
     return {
         "rows": [
             {
-                "patient": patients[pk],
+                "patient": patient,
+                "doctor": doctor_name,
                 "reasons": _reasons(absences, run, clinic_settings),
-                "review": reviews.get(pk),
+                "review": review,
             }
-            for pk, _, _, absences, run in found
+            for patient, doctor_name, absences, run, review in found
         ],
-        "count": len(found) if page_obj is None else page_obj.paginator.count,
-        "page_obj": page_obj,
-        "order": order if order in FLAGGED_ORDERS else "name",
+        "count": count,
+        "page_obj": _page(count, number, size) if size else None,
+        "order": order,
         "settings": clinic_settings,
         "include_reviewed": include_reviewed,
     }
@@ -860,8 +953,8 @@ def compliance_overview(
     include_reviewed=False,
 ):
     """The compliance page: one page of the patients below target and one page of
-    the flagged patients, each with its count. Five queries whatever the clinic's
-    size."""
+    the flagged patients, each with its count. Three queries whatever the
+    clinic's size."""
     clinic_settings = ClinicSettings.read()
     data = compliance(
         doctor=doctor, order=order, page=page, clinic_settings=clinic_settings
@@ -878,17 +971,18 @@ def compliance_overview(
 
 def patient_flags(*, patient, now=None):
     """The rule flags of one patient (a list of reasons; empty when none), read
-    as the flagged list reads them (patient_flag_state reads them for the
-    patient page in its own way)."""
+    as the flagged list reads them, reviewed or not (patient_flag_state reads
+    them for the patient page in its own way)."""
     clinic_settings = ClinicSettings.read()
-    rows = _flag_rows(
+    rows, *_ = _flag_rows(
         clinic_settings=clinic_settings,
         now=now or timezone.now(),
-        patients=_in_program().filter(pk=patient.pk),
+        patient=patient,
+        include_reviewed=True,
     )
     return [
         reason
-        for _, _, _, absences, run in rows
+        for _, _, absences, run, _ in rows
         for reason in _reasons(absences, run, clinic_settings)
     ]
 
