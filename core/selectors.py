@@ -5,6 +5,7 @@ import json
 from typing import NamedTuple
 
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
