@@ -13,7 +13,6 @@ before. `patient_page_orm` is the ORM version the tests hold it to.
 Only constant SQL is written here; every value is a bound parameter."""
 
 import datetime
-import functools
 import json
 
 from django.db import connection
@@ -22,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.audit import audit
+from core.jsonrows import instance, parse_datetime
 from core.models import AuditEvent, ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, day_bounds
 from portal.models import SponsorInvitation
@@ -195,39 +195,6 @@ WHERE p.id = %(patient)s
 """
 
 
-def _parse_datetime(value):
-    return datetime.datetime.fromisoformat(value)
-
-
-_CONVERT = {
-    "DateField": datetime.date.fromisoformat,
-    "DateTimeField": _parse_datetime,
-    "TimeField": datetime.time.fromisoformat,
-}
-
-
-@functools.cache
-def _columns(model):
-    """(column, converter or None) of each concrete field, in field order."""
-    return [
-        (f.column, _CONVERT.get(f.get_internal_type()))
-        for f in model._meta.concrete_fields
-    ]
-
-
-def instance(model, data):
-    """A model instance from a row as `to_jsonb` writes it (None for None), as if
-    the ORM had read it: dates and times parsed, marked as loaded from the
-    database."""
-    if data is None:
-        return None
-    values = []
-    for column, convert in _columns(model):
-        value = data.get(column)
-        values.append(convert(value) if value is not None and convert else value)
-    return model.from_db(connection.alias, None, values)
-
-
 def _user(data):
     return instance(User, data)
 
@@ -308,7 +275,7 @@ def _latest_marks(rows):
     """The flag rows as PATIENT_LATEST_MARKS_SQL returns them (tuples, the
     review's time parsed)."""
     return [
-        (status, recent, since, _parse_datetime(at) if at else None, *rest)
+        (status, recent, since, parse_datetime(at) if at else None, *rest)
         for status, recent, since, at, *rest in rows
     ]
 

@@ -141,8 +141,6 @@ def session_roster(*, session, user, errors=None, values=None):
     settings, the participants with their marks (one join), the corrections.
     The participant rows are returned too (`participants`), for the session
     page."""
-    errors = errors or {}
-    values = values or {}
     clinic_settings = ClinicSettings.read()
     participants = list(
         Participant.objects.filter(session=session)
@@ -161,6 +159,34 @@ def session_roster(*, session, user, errors=None, values=None):
         attendance__session=session
     ).select_related("recorded_by", "changed_by"):
         revisions.setdefault(rev.attendance_id, []).append(rev)
+    return roster_from(
+        session=session,
+        user=user,
+        clinic_settings=clinic_settings,
+        participants=participants,
+        marks=marks,
+        revisions=revisions,
+        errors=errors,
+        values=values,
+    )
+
+
+def roster_from(
+    *,
+    session,
+    user,
+    clinic_settings,
+    participants,
+    marks,
+    revisions,
+    errors=None,
+    values=None,
+):
+    """session_roster from the rows already read: the participants (with their
+    patients, by name), {patient_id: attendance or None} and {attendance_id:
+    [revisions, newest first]}. No query."""
+    errors = errors or {}
+    values = values or {}
     rows = []
     for p in participants:
         att = marks.get(p.patient_id)

@@ -5,6 +5,8 @@ twelve weeks; the template engine spent more on these loops than on the rest of
 their pages. The markup is the templates', escaped by format_html."""
 
 from django import template
+from django.template.defaultfilters import date as date_filter
+from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -163,3 +165,224 @@ def week_rows(weeks):
         )
         for w in reversed(weeks)
     )
+
+
+# --- The roster's rows ---------------------------------------------------------
+
+ROSTER_ROW = (
+    '\n    <tr id="roster-row-{pid}">'
+    '\n      <th scope="row">{name}<br><span class="muted small">{record}</span></th>'
+    "\n      <td>"
+    "\n        {mark}"
+    "\n        {error}"
+    "\n        {record_form}"
+    "\n        {correction}"
+    "\n      </td>"
+    '\n      <td class="small">'
+    "\n        {recorded}"
+    "\n      </td>"
+    "\n    </tr>"
+    "\n    "
+)
+ROSTER_MARK = (
+    '\n          <span class="badge {cls}" data-status="{status}">{display}</span>'
+    '\n          <span class="minutes">{minutes} min</span>'
+    "\n          {note}"
+    "\n        "
+)
+ROSTER_UNMARKED = mark_safe(
+    '\n          <span class="badge" data-status="unmarked">Not marked</span>\n        '
+)
+ROSTER_RECORD = (
+    '\n        <form method="post" action="{url}" hx-post="{url}"'
+    ' hx-target="#roster-body" hx-swap="outerHTML" class="roster-form">'
+    "\n          {csrf}"
+    '\n          <input type="hidden" name="patient" value="{pid}">'
+    '\n          <label for="minutes-{pid}" class="small">Minutes</label>'
+    '\n          <input type="number" inputmode="numeric" min="0" max="{max}"'
+    ' id="minutes-{pid}" name="minutes" value="{minutes}" class="minutes-input"'
+    ' size="4"{described}>'
+    '\n          <div class="status-buttons" role="group" aria-label="Mark {name}">'
+    "\n            {buttons}"
+    "\n          </div>"
+    "\n        </form>"
+    "\n        "
+)
+ROSTER_CORRECTION = (
+    '\n        <details class="correction"{open}>'
+    '\n          <summary>Correct<span class="visually-hidden"> {name}</span></summary>'
+    '\n          <form method="post" action="{url}" hx-post="{url}"'
+    ' hx-target="#roster-body" hx-swap="outerHTML">'
+    "\n            {csrf}"
+    '\n            <input type="hidden" name="patient" value="{pid}">'
+    '\n            <input type="hidden" name="form" value="correction">'
+    "\n            <p>"
+    '\n              <label for="fix-status-{pid}">Status</label>'
+    '\n              <select id="fix-status-{pid}" name="status">'
+    "\n                {options}"
+    "\n              </select>"
+    '\n              <label for="fix-minutes-{pid}">'
+    "Minutes (late or left early)</label>"
+    '\n              <input type="number" min="0" max="{max}" id="fix-minutes-{pid}"'
+    ' name="minutes" size="4" value="{minutes}">'
+    "\n            </p>"
+    '\n            <p><label for="fix-note-{pid}">Note</label> <input type="text"'
+    ' maxlength="300" id="fix-note-{pid}" name="note" value="{note}"></p>'
+    '\n            <p><label for="fix-reason-{pid}">Reason for the correction'
+    ' (required)</label> <input type="text" maxlength="300" id="fix-reason-{pid}"'
+    ' name="reason" required value="{reason}"></p>'
+    '\n            <button type="submit" class="secondary" id="fix-save-{pid}">'
+    "Save correction</button>"
+    "\n          </form>"
+    "\n        </details>"
+    "\n        "
+)
+ROSTER_HISTORY = (
+    '\n        <details class="history">'
+    "\n          <summary>History ({count} correction{plural})</summary>"
+    '\n          <ol class="revisions">'
+    "\n          {items}"
+    "\n          </ol>"
+    "\n        </details>"
+    "\n        "
+)
+ROSTER_REVISION = (
+    "\n            <li>Was <strong>{status}</strong>, {minutes} min{note}, recorded by"
+    " {recorded_by} {recorded_at}. Changed by {changed_by} {changed_at}:"
+    " <q>{reason}</q></li>"
+    "\n          "
+)
+NOT_RECORDED = mark_safe('<span class="muted">—</span>')
+MARK_CLASS = {"present": "ok", "unexcused": "bad"}
+
+
+def _when(dt):
+    """`dt|date:"M j g:i A"` in the current time zone."""
+    return date_filter(timezone.localtime(dt), "M j g:i A") if dt else ""
+
+
+def _user_name(user):
+    return user.full_name if user is not None else ""
+
+
+def _roster_mark(att):
+    if att is None:
+        return ROSTER_UNMARKED
+    return format_html(
+        ROSTER_MARK,
+        cls=MARK_CLASS.get(att.status, "warn"),
+        status=att.status,
+        display=att.get_status_display(),
+        minutes=_text(att.minutes),
+        note=format_html('<span class="muted small">· {}</span>', att.note)
+        if att.note
+        else "",
+    )
+
+
+def _roster_recorded(row):
+    att = row.attendance
+    if att is None:
+        return NOT_RECORDED
+    history = ""
+    if row.revisions:
+        items = _join(
+            format_html(
+                ROSTER_REVISION,
+                status=rev.get_status_display(),
+                minutes=_text(rev.minutes),
+                note=format_html(" ({})", rev.note) if rev.note else "",
+                recorded_by=_user_name(rev.recorded_by),
+                recorded_at=_when(rev.recorded_at),
+                changed_by=_user_name(rev.changed_by),
+                changed_at=_when(rev.changed_at),
+                reason=rev.reason,
+            )
+            for rev in row.revisions
+        )
+        history = format_html(
+            ROSTER_HISTORY,
+            count=len(row.revisions),
+            plural="" if len(row.revisions) == 1 else "s",
+            items=items,
+        )
+    return format_html(
+        "\n        {}, {}\n        {}\n        ",
+        _user_name(att.recorded_by),
+        _when(att.recorded_at),
+        history,
+    )
+
+
+def _csrf_input(context):
+    """What {% csrf_token %} writes (the context's one token for the page)."""
+    token = context.get("csrf_token")
+    if not token or token == "NOTPROVIDED":
+        return ""
+    return format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
+    )
+
+
+def _roster_row(row, roster, url, csrf):
+    pid, name, att = row.pid, row.patient.full_name, row.attendance
+    record_form = correction = ""
+    if roster["can_record"] and att is None:
+        record_form = format_html(
+            ROSTER_RECORD,
+            url=url,
+            csrf=csrf,
+            pid=pid,
+            max=roster["minutes_max"],
+            minutes=_text(row.value_minutes),
+            described=format_html(' aria-describedby="roster-error-{}"', pid)
+            if row.error
+            else "",
+            name=name,
+            buttons=status_buttons(roster["status_buttons"], pid),
+        )
+    if roster["can_correct"] and att is not None:
+        if row.values:
+            minutes, note = row.value_minutes, row.value_note
+        else:
+            minutes = att.minutes if att.status in ("late", "left_early") else ""
+            note = att.note
+        correction = format_html(
+            ROSTER_CORRECTION,
+            open=mark_safe(" open") if row.error else "",
+            name=name,
+            url=url,
+            csrf=csrf,
+            pid=pid,
+            options=status_options(roster["statuses"], row.selected_status),
+            max=roster["minutes_max"],
+            minutes=_text(minutes),
+            note=note,
+            reason=row.value_reason,
+        )
+    return format_html(
+        ROSTER_ROW,
+        pid=pid,
+        name=name,
+        record=row.patient.record_number,
+        mark=_roster_mark(att),
+        error=format_html(
+            '<p class="errorlist" role="alert" id="roster-error-{}">{}</p>',
+            pid,
+            row.error,
+        )
+        if row.error
+        else "",
+        record_form=record_form,
+        correction=correction,
+        recorded=_roster_recorded(row),
+    )
+
+
+@register.simple_tag(takes_context=True)
+def roster_rows(context, roster, roster_url):
+    """The roster's <tr>, one a patient (attendance.session_roster's rows): the
+    mark, the one-tap buttons or the correction form, who recorded it and the
+    corrections before."""
+    csrf = _csrf_input(context)
+    return _join(_roster_row(row, roster, roster_url, csrf) for row in roster["rows"])
