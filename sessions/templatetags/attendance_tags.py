@@ -2,14 +2,14 @@
 core/forms_renderer.py does for selects): each row of a roster has a status
 select or a set of one-tap buttons, and the hours table has a cell a day for
 twelve weeks; the template engine spent more on these loops than on the rest of
-their pages. The markup is the templates', escaped by format_html."""
+their pages. The markup is the templates', every value escaped (format_html,
+core.htmlrows)."""
 
 from django import template
-from django.template.defaultfilters import date as date_filter
-from django.utils import timezone
-from django.utils.formats import localize
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
+
+from core import htmlrows
 
 register = template.Library()
 
@@ -40,29 +40,25 @@ def status_buttons(buttons, pid):
 @register.simple_tag
 def day_cells(days):
     """The hours table's cells for a week's days (muted when nothing attended)."""
-    return format_html_join(
-        "",
-        "{}",
-        (
-            (
-                format_html("<td>{}</td>", day["cell"])
-                if day["minutes"]
-                else format_html('<td><span class="muted">{}</span></td>', day["cell"]),
-            )
+    esc = htmlrows.esc
+    return SafeString(
+        "".join(
+            f"<td>{esc(day['cell'])}</td>"
+            if day["minutes"]
+            else f'<td><span class="muted">{esc(day["cell"])}</span></td>'
             for day in days
-        ),
+        )
     )
 
 
 def _join(parts):
-    """Concatenate pieces each escaped by format_html (SafeStrings) into one."""
+    """Concatenate pieces already escaped (SafeStrings) into one."""
     return SafeString("".join(parts))
 
 
 def _text(value):
-    """A value as the template engine prints it (localized, then escaped by
-    format_html)."""
-    return value if isinstance(value, str) else str(localize(value))
+    """A value as the template engine prints it (localized, escaped)."""
+    return SafeString(htmlrows.esc(value))
 
 
 CHART_TICK = (
@@ -87,7 +83,7 @@ CHART_BAR = (
 def chart_ticks(chart):
     """The hours chart's grid lines and their labels (attendance.hours_chart)."""
     return _join(
-        format_html(
+        htmlrows.format(
             CHART_TICK,
             left=chart["left"],
             right=chart["right"],
@@ -103,7 +99,7 @@ def chart_ticks(chart):
 def chart_bars(chart):
     """The hours chart's bars, target lines and week labels."""
     return _join(
-        format_html(
+        htmlrows.format(
             CHART_BAR,
             x=b["x"],
             y=b["y"],
@@ -146,14 +142,14 @@ def _week_target(w):
     if w["outside"]:
         return OUTSIDE
     badge = WEEK_BADGE["met" if w["met"] else "current" if w["current"] else "below"]
-    return format_html("{} {}", _text(w["target_hours"]), badge)
+    return htmlrows.format("{} {}", _text(w["target_hours"]), badge)
 
 
 @register.simple_tag
 def week_rows(weeks):
     """The hours table's rows, newest week first (attendance.patient_hours)."""
     return _join(
-        format_html(
+        htmlrows.format(
             WEEK_ROW,
             current=CURRENT if w["current"] else "",
             monday=w["monday"].isoformat(),
@@ -257,8 +253,8 @@ MARK_CLASS = {"present": "ok", "unexcused": "bad"}
 
 
 def _when(dt):
-    """`dt|date:"M j g:i A"` in the current time zone."""
-    return date_filter(timezone.localtime(dt), "M j g:i A") if dt else ""
+    """`dt|date:"M j g:i A"` in the current time zone (escaped)."""
+    return SafeString(htmlrows.date(dt, "M j g:i A"))
 
 
 def _user_name(user):
@@ -268,13 +264,13 @@ def _user_name(user):
 def _roster_mark(att):
     if att is None:
         return ROSTER_UNMARKED
-    return format_html(
+    return htmlrows.format(
         ROSTER_MARK,
         cls=MARK_CLASS.get(att.status, "warn"),
         status=att.status,
         display=att.get_status_display(),
         minutes=_text(att.minutes),
-        note=format_html('<span class="muted small">· {}</span>', att.note)
+        note=htmlrows.format('<span class="muted small">· {}</span>', att.note)
         if att.note
         else "",
     )
@@ -287,11 +283,11 @@ def _roster_recorded(row):
     history = ""
     if row.revisions:
         items = _join(
-            format_html(
+            htmlrows.format(
                 ROSTER_REVISION,
                 status=rev.get_status_display(),
                 minutes=_text(rev.minutes),
-                note=format_html(" ({})", rev.note) if rev.note else "",
+                note=htmlrows.format(" ({})", rev.note) if rev.note else "",
                 recorded_by=_user_name(rev.recorded_by),
                 recorded_at=_when(rev.recorded_at),
                 changed_by=_user_name(rev.changed_by),
@@ -300,13 +296,13 @@ def _roster_recorded(row):
             )
             for rev in row.revisions
         )
-        history = format_html(
+        history = htmlrows.format(
             ROSTER_HISTORY,
             count=len(row.revisions),
             plural="" if len(row.revisions) == 1 else "s",
             items=items,
         )
-    return format_html(
+    return htmlrows.format(
         "\n        {}, {}\n        {}\n        ",
         _user_name(att.recorded_by),
         _when(att.recorded_at),
@@ -319,7 +315,7 @@ def _csrf_input(context):
     token = context.get("csrf_token")
     if not token or token == "NOTPROVIDED":
         return ""
-    return format_html(
+    return htmlrows.format(
         '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
     )
 
@@ -328,14 +324,14 @@ def _roster_row(row, roster, url, csrf):
     pid, name, att = row.pid, row.patient.full_name, row.attendance
     record_form = correction = ""
     if roster["can_record"] and att is None:
-        record_form = format_html(
+        record_form = htmlrows.format(
             ROSTER_RECORD,
             url=url,
             csrf=csrf,
             pid=pid,
             max=roster["minutes_max"],
             minutes=_text(row.value_minutes),
-            described=format_html(' aria-describedby="roster-error-{}"', pid)
+            described=htmlrows.format(' aria-describedby="roster-error-{}"', pid)
             if row.error
             else "",
             name=name,
@@ -347,7 +343,7 @@ def _roster_row(row, roster, url, csrf):
         else:
             minutes = att.minutes if att.status in ("late", "left_early") else ""
             note = att.note
-        correction = format_html(
+        correction = htmlrows.format(
             ROSTER_CORRECTION,
             open=mark_safe(" open") if row.error else "",
             name=name,
@@ -360,13 +356,13 @@ def _roster_row(row, roster, url, csrf):
             note=note,
             reason=row.value_reason,
         )
-    return format_html(
+    return htmlrows.format(
         ROSTER_ROW,
         pid=pid,
         name=name,
         record=row.patient.record_number,
         mark=_roster_mark(att),
-        error=format_html(
+        error=htmlrows.format(
             '<p class="errorlist" role="alert" id="roster-error-{}">{}</p>',
             pid,
             row.error,

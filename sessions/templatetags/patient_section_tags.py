@@ -2,16 +2,14 @@
 sponsors), built in Python as attendance_tags.py builds the hours table: the
 template engine's loops (a reverse, date filters and a dozen lookups per row)
 cost more than the page's data. The markup is the partials', whitespace
-included; every value is escaped by format_html."""
+included; every value is escaped (core.htmlrows)."""
 
 from django import template
-from django.template.defaultfilters import date as date_filter
-from django.template.defaultfilters import time as time_filter
 from django.template.defaultfilters import truncatechars
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+
+from core import htmlrows
 
 register = template.Library()
 
@@ -19,7 +17,7 @@ STAND_IN = "2147483647"
 
 
 def _join(parts):
-    """Concatenate pieces each escaped by format_html (SafeStrings) into one."""
+    """Concatenate pieces already escaped (SafeStrings) into one."""
     return SafeString("".join(parts))
 
 
@@ -34,8 +32,8 @@ class _Urls:
 
 
 def _date(dt, fmt):
-    """`dt|date:fmt` in the current time zone ("" for None)."""
-    return date_filter(timezone.localtime(dt), fmt) if dt else ""
+    """`dt|date:fmt` in the current time zone ("" for None), escaped."""
+    return SafeString(htmlrows.date(dt, fmt))
 
 
 # ---------------------------------------------------------------- schedule
@@ -54,10 +52,10 @@ def schedule_rows(sessions):
     """The upcoming sessions' <tr> (room and topic read with them)."""
     url = _Urls("therapy_sessions:detail")
     return _join(
-        format_html(
+        htmlrows.format(
             SCHEDULE_ROW,
             start=_date(s.start, "D M j, H:i"),
-            end=time_filter(timezone.localtime(s.end), "H:i"),
+            end=_date(s.end, "H:i"),
             url=url("therapy_sessions:detail", s.pk),
             label=s.label,
             cancelled=CANCELLED if s.status == "cancelled" else "",
@@ -73,7 +71,7 @@ def recent_sessions(sessions):
     url = _Urls("therapy_sessions:detail")
     return SafeString(
         "; ".join(
-            format_html(
+            htmlrows.format(
                 '<a href="{}">{} {}</a>',
                 url("therapy_sessions:detail", s.pk),
                 _date(s.start, "M j"),
@@ -112,30 +110,32 @@ RETRY_FORM = (
 
 def _alert_state(a):
     if a.held_for_quiet_hours:
-        return format_html(
+        return htmlrows.format(
             '<span class="badge warn">Held for quiet hours</span>'
             ' <span class="muted small">until {}</span>',
             _date(a.next_attempt_at, "M j, H:i"),
         )
     if a.state == "failed":
         error = (
-            format_html(
+            htmlrows.format(
                 ' <span class="small error">{}</span>', truncatechars(a.last_error, 80)
             )
             if a.last_error
             else ""
         )
-        return format_html('<span class="badge bad">Failed</span>{}', error)
+        return htmlrows.format('<span class="badge bad">Failed</span>{}', error)
     if a.state == "pending":
         return mark_safe('<span class="badge warn">Pending</span>')
     if a.state == "sent":
         return mark_safe('<span class="badge ok">Sent</span>')
     reason = (
-        format_html(' <span class="muted small">{}</span>', a.reason)
+        htmlrows.format(' <span class="muted small">{}</span>', a.reason)
         if a.reason
         else ""
     )
-    return format_html('<span class="badge">{}</span>{}', a.get_state_display(), reason)
+    return htmlrows.format(
+        '<span class="badge">{}</span>{}', a.get_state_display(), reason
+    )
 
 
 def _csrf_input(context):
@@ -143,7 +143,7 @@ def _csrf_input(context):
     token = context.get("csrf_token")
     if not token or token == "NOTPROVIDED":
         return ""
-    return format_html(
+    return htmlrows.format(
         '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
     )
 
@@ -162,15 +162,15 @@ def sponsor_alert_rows(context, alerts, can_retry):
         if can_retry:
             form = ""
             if a.state == "failed":
-                form = format_html(
+                form = htmlrows.format(
                     RETRY_FORM,
                     action=url("therapy_sessions:alert_retry", a.pk),
                     csrf=csrf,
                     next=path,
                 )
-            retry = format_html(RETRY, form)
+            retry = htmlrows.format(RETRY, form)
         rows.append(
-            format_html(
+            htmlrows.format(
                 ALERT_ROW,
                 pk=a.pk,
                 url=url("therapy_sessions:detail", a.session_id),
