@@ -7,6 +7,7 @@ would have built, so that templates and model methods work on it unchanged."""
 
 import datetime
 import functools
+import json
 
 from django.db import connection
 
@@ -42,3 +43,15 @@ def instance(model, data):
         value = data.get(column)
         values.append(convert(value) if value is not None and convert else value)
     return model.from_db(connection.alias, None, values)
+
+
+def fetch_row(sql, params):
+    """The first row of `sql` (None when there is none), every column decoded
+    from JSON (the columns of a statement that reads its parts as json or
+    jsonb; Django reads those as text, its JSONField decoding them itself)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return tuple(json.loads(value) if value is not None else None for value in row)

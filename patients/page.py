@@ -13,15 +13,13 @@ before. `patient_page_orm` is the ORM version the tests hold it to.
 Only constant SQL is written here; every value is a bound parameter."""
 
 import datetime
-import json
 
-from django.db import connection
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
 from core.audit import audit
-from core.jsonrows import instance, parse_datetime
+from core.jsonrows import fetch_row, instance, parse_datetime
 from core.models import AuditEvent, ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, day_bounds
 from portal.models import SponsorInvitation
@@ -120,61 +118,51 @@ SELECT
   (SELECT to_jsonb(f) FROM therapy_sessions_calendarfeed f
     WHERE f.patient_id = p.id) AS feed,
   (SELECT to_jsonb(cs) FROM core_clinicsettings cs WHERE cs.id = 1) AS settings,
-  -- attended minutes per local day (attendance.PATIENT_DAILY_MINUTES_SQL)
+  -- attended minutes per local day (as attendance.PATIENT_DAILY_MINUTES_SQL,
+  -- through the marks' own copy of their session's start, indexed by patient)
   (SELECT COALESCE(jsonb_agg(jsonb_build_array(day, minutes)), '[]') FROM (
-      SELECT (m.start AT TIME ZONE %(tz)s)::date AS day, SUM(m.minutes) AS minutes
-      FROM (
-          SELECT a.minutes,
-                 (SELECT s.start FROM therapy_sessions_therapysession s
-                  WHERE s.id = a.session_id) AS start
-          FROM therapy_sessions_attendance a
-          WHERE a.patient_id = p.id
-          OFFSET 0
-      ) m
-      WHERE m.start >= %(minutes_lo)s AND m.start < %(minutes_hi)s
+      SELECT (a.session_start AT TIME ZONE %(tz)s)::date AS day,
+             SUM(a.minutes) AS minutes
+      FROM therapy_sessions_attendance a
+      WHERE a.patient_id = p.id
+        AND a.session_start >= %(minutes_lo)s AND a.session_start < %(minutes_hi)s
       GROUP BY 1) per_day) AS minutes,
-  -- the latest marks for the rule flags (attendance.PATIENT_LATEST_MARKS_SQL),
-  -- with the window and the run length taken from the settings in the same way
+  -- the latest marks for the rule flags, as attendance.PATIENT_LATEST_MARKS_SQL
+  -- returns them (each row: status, unexcused absences in the rule's window,
+  -- unexcused absences since the latest review, that review), with the window
+  -- and the run length taken from the settings
   (SELECT COALESCE(jsonb_agg(jsonb_build_array(
-            status, recent, since_review, reviewed_at, note, full_name, email)
-          ORDER BY n), '[]') FROM (
-      WITH rules AS (
-          SELECT COALESCE((SELECT absence_rule_days FROM core_clinicsettings
-                            WHERE id = 1), %(absence_days)s) AS days,
-                 COALESCE((SELECT consecutive_noshow_rule FROM core_clinicsettings
-                            WHERE id = 1), %(noshow_rule)s) AS run
-      ), rev AS (
-          SELECT r.reviewed_at, r.note, u.full_name, u.email
-          FROM therapy_sessions_flagreview r
-          JOIN accounts_user u ON u.id = r.reviewed_by_id
-          WHERE r.patient_id = p.id
-          ORDER BY r.reviewed_at DESC, r.id DESC
-          LIMIT 1
-      )
-      SELECT m.status,
-             COUNT(*) FILTER (
-                 WHERE m.status = %(unexcused)s
-                   AND m.start >= %(now)s - make_interval(
-                       secs => (SELECT days FROM rules) * 86400)
-                   AND m.start <= %(now)s
-             ) OVER () AS recent,
-             COUNT(*) FILTER (
-                 WHERE m.status = %(unexcused)s AND m.start > rev.reviewed_at
-             ) OVER () AS since_review,
-             rev.reviewed_at, rev.note, rev.full_name, rev.email,
-             ROW_NUMBER() OVER (ORDER BY m.start DESC, m.id DESC) AS n
-      FROM (
-          SELECT a.id,
-                 a.status,
-                 (SELECT s.start FROM therapy_sessions_therapysession s
-                  WHERE s.id = a.session_id) AS start
-          FROM therapy_sessions_attendance a
-          WHERE a.patient_id = p.id
-          OFFSET 0
-      ) m
-      LEFT JOIN rev ON true
-      ORDER BY m.start DESC, m.id DESC
-      LIMIT (SELECT run FROM rules) + %(run_lookback)s) latest) AS marks,
+            l.status, c.recent, c.since_review,
+            rev.reviewed_at, rev.note, rev.full_name, rev.email)
+          ORDER BY l.start DESC, l.id DESC), '[]')
+     FROM (
+       SELECT a.id, a.status, a.session_start AS start
+         FROM therapy_sessions_attendance a
+        WHERE a.patient_id = p.id
+        ORDER BY a.session_start DESC, a.id DESC
+        LIMIT COALESCE((SELECT consecutive_noshow_rule FROM core_clinicsettings
+                         WHERE id = 1), %(noshow_rule)s) + %(run_lookback)s
+     ) l
+     LEFT JOIN LATERAL (
+       SELECT r.reviewed_at, r.note, u.full_name, u.email
+         FROM therapy_sessions_flagreview r
+         JOIN accounts_user u ON u.id = r.reviewed_by_id
+        WHERE r.patient_id = p.id
+        ORDER BY r.reviewed_at DESC, r.id DESC
+        LIMIT 1
+     ) rev ON true
+     CROSS JOIN LATERAL (
+       SELECT COUNT(*) FILTER (
+                WHERE x.session_start >= %(now)s - make_interval(
+                        secs => COALESCE((SELECT absence_rule_days
+                                            FROM core_clinicsettings WHERE id = 1),
+                                         %(absence_days)s) * 86400)
+                  AND x.session_start <= %(now)s) AS recent,
+              COUNT(*) FILTER (WHERE x.session_start > rev.reviewed_at)
+                AS since_review
+         FROM therapy_sessions_attendance x
+        WHERE x.patient_id = p.id AND x.status = %(unexcused)s
+     ) c) AS marks,
   -- the newest missed-session alerts with their session and sponsor, and counts
   (SELECT COALESCE(jsonb_agg(jsonb_build_object(
             'row', to_jsonb(a),
@@ -248,11 +236,16 @@ def _history(rows):
 
 
 def _schedule(rows, feed, now):
-    sessions = []
+    sessions, rooms, topics = [], {}, {}
     for row in rows:
         s = instance(TherapySession, row["row"])
-        s.room = instance(Room, row["room"])
-        s.topic = instance(Topic, row["topic"])
+        # The same few rooms and topics recur: one instance each, as read.
+        if s.room_id not in rooms:
+            rooms[s.room_id] = instance(Room, row["room"])
+        if s.topic_id not in topics:
+            topics[s.topic_id] = instance(Topic, row["topic"])
+        s.room = rooms[s.room_id]
+        s.topic = topics[s.topic_id]
         sessions.append(s)
     return {
         "upcoming": [s for s in sessions if s.end > now],
@@ -304,12 +297,9 @@ def patient_page(*, pk, user):
         "failed": Alert.State.FAILED.value,
         "alerts": ALERTS_SHOWN,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(PATIENT_PAGE_SQL, params)
-        row = cursor.fetchone()
+    row = fetch_row(PATIENT_PAGE_SQL, params)
     if row is None:
         raise Http404("No Patient matches the given query.")
-    # Django reads json and jsonb as text (its JSONField decodes them itself).
     (
         patient_row,
         track,
@@ -325,7 +315,7 @@ def patient_page(*, pk, user):
         marks,
         alert_rows,
         alert_counts,
-    ) = (json.loads(value) if value is not None else None for value in row)
+    ) = row
     patient = instance(Patient, patient_row)
     patient.track = instance(Track, track)
     patient.primary_counselor = _user(counselor)

@@ -13,12 +13,8 @@ the tests hold it to.
 
 Only constant SQL is written here; every value is a bound parameter."""
 
-import json
-
-from django.db import connection
-
 from accounts.models import User
-from core.jsonrows import instance
+from core.jsonrows import fetch_row, instance
 from core.models import ClinicSettings
 from patients.models import Patient
 from sessions.models import (
@@ -122,12 +118,9 @@ def session_detail_page(*, pk, user, errors=None, values=None):
     and context (scheduling.session_page's dict), or None when there is no such
     session. One query (a family session's page reads its patient's sponsors
     too, as before)."""
-    with connection.cursor() as cursor:
-        cursor.execute(SESSION_PAGE_SQL, {"session": pk})
-        row = cursor.fetchone()
+    row = fetch_row(SESSION_PAGE_SQL, {"session": pk})
     if row is None:
         return None
-    # Django reads json and jsonb as text (its JSONField decodes them itself).
     (
         session_row,
         room,
@@ -139,7 +132,7 @@ def session_detail_page(*, pk, user, errors=None, values=None):
         settings_row,
         participant_rows,
         revision_rows,
-    ) = (json.loads(value) if value is not None else None for value in row)
+    ) = row
     session = _session(session_row, room, topic, series, created_by)
     participants, marks = _participants(participant_rows)
     roster = attendance_selectors.roster_from(
