@@ -1,4 +1,5 @@
-"""The patient page's reads: everything the page shows in one SQL statement.
+"""The patient page's reads: everything the page shows in one SQL statement
+(the function patient_page, migration patients 0003).
 
 The page used to read its sections with eleven ORM queries (the patient, sponsors
 with consents, requests with decisions, status history, schedule, calendar feed,
@@ -51,135 +52,17 @@ SCHEDULE_PAST = 5
 ALERTS_SHOWN = 5  # as alerts.patient_sponsor_alerts
 HOURS_WEEKS = 12  # as attendance.patient_hours_section
 
-# A user is read as its row without the password hash (the page never needs it).
-PATIENT_PAGE_SQL = """
-SELECT
-  to_jsonb(p) AS patient,
-  (SELECT to_jsonb(t) FROM patients_track t WHERE t.id = p.track_id) AS track,
-  (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = p.primary_counselor_id) AS counselor,
-  (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = p.attending_doctor_id) AS doctor,
-  -- sponsors by name, each with its open invitation and its consents, newest first
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-            'row', to_jsonb(s),
-            'invitation', (SELECT to_jsonb(i) FROM portal_sponsorinvitation i
-                            WHERE i.sponsor_id = s.id AND i.state = 'open'),
-            'consents', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-                                   'row', to_jsonb(c),
-                                   'witnessed_by', (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = c.witnessed_by_id),
-                                   'revoked_recorded_by',
-                                       (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = c.revoked_recorded_by_id))
-                                 ORDER BY c.effective_on DESC, c.id DESC), '[]')
-                           FROM patients_consent c WHERE c.sponsor_id = s.id))
-          ORDER BY s.full_name, s.id), '[]')
-     FROM patients_sponsor s WHERE s.patient_id = p.id) AS sponsors,
-  -- admission requests, newest first, each with its decisions, newest first
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-            'row', to_jsonb(r),
-            'requested_by', (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = r.requested_by_id),
-            'doctor', (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = r.doctor_id),
-            'proposed_track', (SELECT to_jsonb(t) FROM patients_track t
-                                WHERE t.id = r.proposed_track_id),
-            'decisions', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-                                    'row', to_jsonb(d),
-                                    'signed_by', (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = d.signed_by_id))
-                                  ORDER BY d.signed_at DESC, d.id DESC), '[]')
-                            FROM patients_doctordecision d WHERE d.request_id = r.id))
-          ORDER BY r.requested_at DESC, r.id DESC), '[]')
-     FROM patients_admissionrequest r WHERE r.patient_id = p.id) AS requests,
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-            'row', to_jsonb(h), 'by', (SELECT to_jsonb(u) - 'password'
-            FROM accounts_user u WHERE u.id = h.by_id))
-          ORDER BY h.at DESC, h.id DESC), '[]')
-     FROM patients_patientstatuschange h WHERE h.patient_id = p.id) AS history,
-  -- the next and the last sessions, picked through the patient's participations
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-            'row', to_jsonb(s),
-            'room', (SELECT to_jsonb(r) FROM therapy_sessions_room r
-                      WHERE r.id = s.room_id),
-            'topic', (SELECT to_jsonb(t) FROM therapy_sessions_topic t
-                       WHERE t.id = s.topic_id))
-          ORDER BY s.start, s.id), '[]')
-     FROM therapy_sessions_therapysession s
-    WHERE s.id IN (
-          (SELECT x.session_id FROM therapy_sessions_participant x
-            WHERE x.patient_id = p.id AND x."end" > %(now)s
-            ORDER BY x.start, x.session_id LIMIT %(upcoming)s)
-          UNION ALL
-          (SELECT x.session_id FROM therapy_sessions_participant x
-            WHERE x.patient_id = p.id AND x."end" <= %(now)s
-            ORDER BY x.start DESC, x.session_id DESC LIMIT %(past)s))) AS sessions,
-  (SELECT to_jsonb(f) FROM therapy_sessions_calendarfeed f
-    WHERE f.patient_id = p.id) AS feed,
-  (SELECT to_jsonb(cs) FROM core_clinicsettings cs WHERE cs.id = 1) AS settings,
-  -- attended minutes per local day (as attendance.PATIENT_DAILY_MINUTES_SQL,
-  -- through the marks' own copy of their session's start, indexed by patient)
-  (SELECT COALESCE(jsonb_agg(jsonb_build_array(day, minutes)), '[]') FROM (
-      SELECT (a.session_start AT TIME ZONE %(tz)s)::date AS day,
-             SUM(a.minutes) AS minutes
-      FROM therapy_sessions_attendance a
-      WHERE a.patient_id = p.id
-        AND a.session_start >= %(minutes_lo)s AND a.session_start < %(minutes_hi)s
-      GROUP BY 1) per_day) AS minutes,
-  -- the latest marks for the rule flags, as attendance.PATIENT_LATEST_MARKS_SQL
-  -- returns them (each row: status, unexcused absences in the rule's window,
-  -- unexcused absences since the latest review, that review), with the window
-  -- and the run length taken from the settings
-  (SELECT COALESCE(jsonb_agg(jsonb_build_array(
-            l.status, c.recent, c.since_review,
-            rev.reviewed_at, rev.note, rev.full_name, rev.email)
-          ORDER BY l.start DESC, l.id DESC), '[]')
-     FROM (
-       SELECT a.id, a.status, a.session_start AS start
-         FROM therapy_sessions_attendance a
-        WHERE a.patient_id = p.id
-        ORDER BY a.session_start DESC, a.id DESC
-        LIMIT COALESCE((SELECT consecutive_noshow_rule FROM core_clinicsettings
-                         WHERE id = 1), %(noshow_rule)s) + %(run_lookback)s
-     ) l
-     LEFT JOIN LATERAL (
-       SELECT r.reviewed_at, r.note, u.full_name, u.email
-         FROM therapy_sessions_flagreview r
-         JOIN accounts_user u ON u.id = r.reviewed_by_id
-        WHERE r.patient_id = p.id
-        ORDER BY r.reviewed_at DESC, r.id DESC
-        LIMIT 1
-     ) rev ON true
-     CROSS JOIN LATERAL (
-       SELECT COUNT(*) FILTER (
-                WHERE x.session_start >= %(now)s - make_interval(
-                        secs => COALESCE((SELECT absence_rule_days
-                                            FROM core_clinicsettings WHERE id = 1),
-                                         %(absence_days)s) * 86400)
-                  AND x.session_start <= %(now)s) AS recent,
-              COUNT(*) FILTER (WHERE x.session_start > rev.reviewed_at)
-                AS since_review
-         FROM therapy_sessions_attendance x
-        WHERE x.patient_id = p.id AND x.status = %(unexcused)s
-     ) c) AS marks,
-  -- the newest missed-session alerts with their session and sponsor, and counts
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-            'row', to_jsonb(a),
-            'session', (SELECT to_jsonb(s) FROM therapy_sessions_therapysession s
-                         WHERE s.id = a.session_id),
-            'sponsor', (SELECT to_jsonb(s) FROM patients_sponsor s
-                         WHERE s.id = a.sponsor_id))
-          ORDER BY a.created_at DESC, a.id DESC), '[]')
-     FROM (SELECT * FROM therapy_sessions_alert a
-            WHERE a.patient_id = p.id AND a.kind = %(missed)s
-            ORDER BY a.created_at DESC, a.id DESC LIMIT %(alerts)s) a) AS alerts,
-  (SELECT jsonb_build_array(
-            COUNT(*), COUNT(*) FILTER (WHERE a.state = %(failed)s))
-     FROM therapy_sessions_alert a
-    WHERE a.patient_id = p.id AND a.kind = %(missed)s) AS alert_counts
-FROM patients_patient p
-WHERE p.id = %(patient)s
+# The read is the function patient_page (migration patients 0003): the patient
+# and every section as one jsonb object, each row whole as to_jsonb writes it
+# (users without their password hash). A function, so that PostgreSQL keeps
+# its plan for the connection instead of planning forty subqueries a request.
+PATIENT_PAGE_CALL = """
+SELECT patient_page(
+    %(patient)s::bigint, %(now)s::timestamptz, %(upcoming)s::integer,
+    %(past)s::integer, %(tz)s::text, %(minutes_lo)s::timestamptz,
+    %(minutes_hi)s::timestamptz, %(absence_days)s::integer,
+    %(noshow_rule)s::integer, %(unexcused)s::text, %(run_lookback)s::integer,
+    %(missed)s::text, %(failed)s::text, %(alerts)s::integer)
 """
 
 
@@ -297,29 +180,13 @@ def patient_page(*, pk, user):
         "failed": Alert.State.FAILED.value,
         "alerts": ALERTS_SHOWN,
     }
-    row = fetch_row(PATIENT_PAGE_SQL, params)
-    if row is None:
+    (page,) = fetch_row(PATIENT_PAGE_CALL, params)
+    if page is None:
         raise Http404("No Patient matches the given query.")
-    (
-        patient_row,
-        track,
-        counselor,
-        doctor,
-        sponsor_rows,
-        request_rows,
-        history_rows,
-        session_rows,
-        feed,
-        settings_row,
-        minutes,
-        marks,
-        alert_rows,
-        alert_counts,
-    ) = row
-    patient = instance(Patient, patient_row)
-    patient.track = instance(Track, track)
-    patient.primary_counselor = _user(counselor)
-    patient.attending_doctor = _user(doctor)
+    patient = instance(Patient, page["patient"])
+    patient.track = instance(Track, page["track"])
+    patient.primary_counselor = _user(page["counselor"])
+    patient.attending_doctor = _user(page["doctor"])
     audit(
         user=user,
         action=AuditEvent.Action.VIEW,
@@ -328,18 +195,20 @@ def patient_page(*, pk, user):
         summary="Viewed patient record",
     )
     discharged = patient.status == Patient.Status.DISCHARGED
-    sponsors = _sponsors(sponsor_rows, today, discharged)
-    requests = _requests(request_rows)
-    clinic_settings = instance(ClinicSettings, settings_row) or defaults
+    sponsors = _sponsors(page["sponsors"], today, discharged)
+    requests = _requests(page["requests"])
+    clinic_settings = instance(ClinicSettings, page["settings"]) or defaults
     hours = attendance_selectors.patient_hours_from(
         patient=patient,
-        per_day={datetime.date.fromisoformat(day): m for day, m in minutes},
+        per_day={datetime.date.fromisoformat(day): m for day, m in page["minutes"]},
         weeks=HOURS_WEEKS,
         today=today,
         clinic_settings=clinic_settings,
     )
     flag_state = attendance_selectors.flag_state_from(
-        latest=_latest_marks(marks), patient=patient, clinic_settings=clinic_settings
+        latest=_latest_marks(page["marks"]),
+        patient=patient,
+        clinic_settings=clinic_settings,
     )
     return {
         "patient": patient,
@@ -350,12 +219,12 @@ def patient_page(*, pk, user):
         "pending_request": next(
             (r for r in requests if r.status == AdmissionRequest.Status.PENDING), None
         ),
-        "status_history": _history(history_rows),
-        "schedule": _schedule(session_rows, feed, now),
+        "status_history": _history(page["history"]),
+        "schedule": _schedule(page["sessions"], page["feed"], now),
         "hours": attendance_selectors.hours_section_from(
             data=hours, flag_state=flag_state, today=today
         ),
-        "sponsor_alerts": _alerts(alert_rows, alert_counts),
+        "sponsor_alerts": _alerts(page["alerts"], page["alert_counts"]),
     }
 
 

@@ -1,5 +1,6 @@
 """The session page's reads: the session, its facilitators, family members and
-attendance roster in one SQL statement.
+attendance roster in one SQL statement (the function
+therapy_sessions_session_page, migration therapy_sessions 0008).
 
 The page used to read them with six ORM queries (the session with its room,
 topic, series and creator; the facilitators and the family members as
@@ -31,53 +32,11 @@ from sessions.models import (
 from . import attendance as attendance_selectors
 from . import scheduling as scheduling_selectors
 
-# A user is read as its row without the password hash (the page never needs it).
-SESSION_PAGE_SQL = """
-SELECT
-  to_jsonb(s) AS session,
-  (SELECT to_jsonb(r) FROM therapy_sessions_room r WHERE r.id = s.room_id) AS room,
-  (SELECT to_jsonb(t) FROM therapy_sessions_topic t WHERE t.id = s.topic_id) AS topic,
-  (SELECT to_jsonb(x) FROM therapy_sessions_sessionseries x
-    WHERE x.id = s.series_id) AS series,
-  (SELECT to_jsonb(u) - 'password' FROM accounts_user u
-    WHERE u.id = s.created_by_id) AS created_by,
-  -- the facilitators in the order they were added
-  (SELECT COALESCE(jsonb_agg(
-            (SELECT to_jsonb(u) - 'password' FROM accounts_user u
-              WHERE u.id = f.user_id)
-          ORDER BY f.id), '[]')
-     FROM therapy_sessions_sessionfacilitator f WHERE f.session_id = s.id)
-     AS facilitators,
-  (SELECT COALESCE(jsonb_agg(to_jsonb(m) ORDER BY m.id), '[]')
-     FROM therapy_sessions_familymember m WHERE m.session_id = s.id) AS family,
-  (SELECT to_jsonb(cs) FROM core_clinicsettings cs WHERE cs.id = 1) AS settings,
-  -- the expected patients by name, each with the mark at this session (if any)
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-            'row', to_jsonb(p),
-            'patient', to_jsonb(pt),
-            'mark', to_jsonb(a),
-            'recorded_by', (SELECT to_jsonb(u) - 'password' FROM accounts_user u
-                             WHERE u.id = a.recorded_by_id))
-          ORDER BY pt.last_name, pt.first_name, p.patient_id), '[]')
-     FROM therapy_sessions_participant p
-     JOIN patients_patient pt ON pt.id = p.patient_id
-     LEFT JOIN therapy_sessions_attendance a
-       ON a.patient_id = p.patient_id AND a.session_id = s.id
-    WHERE p.session_id = s.id) AS participants,
-  -- the corrections of this session's marks, newest first
-  (SELECT COALESCE(jsonb_agg(jsonb_build_object(
-            'row', to_jsonb(v),
-            'recorded_by', (SELECT to_jsonb(u) - 'password' FROM accounts_user u
-                             WHERE u.id = v.recorded_by_id),
-            'changed_by', (SELECT to_jsonb(u) - 'password' FROM accounts_user u
-                            WHERE u.id = v.changed_by_id))
-          ORDER BY v.changed_at DESC, v.id DESC), '[]')
-     FROM therapy_sessions_attendancerevision v
-     JOIN therapy_sessions_attendance a ON a.id = v.attendance_id
-    WHERE a.session_id = s.id) AS revisions
-FROM therapy_sessions_therapysession s
-WHERE s.id = %(session)s
-"""
+# The read is the function therapy_sessions_session_page (migration
+# therapy_sessions 0008): every part as one jsonb object, each row whole as
+# to_jsonb writes it (users without their password hash). A function, so that
+# PostgreSQL keeps its plan for the connection instead of planning it a request.
+SESSION_PAGE_CALL = "SELECT therapy_sessions_session_page(%(session)s::bigint)"
 
 
 def _session(row, room, topic, series, created_by):
@@ -118,38 +77,29 @@ def session_detail_page(*, pk, user, errors=None, values=None):
     and context (scheduling.session_page's dict), or None when there is no such
     session. One query (a family session's page reads its patient's sponsors
     too, as before)."""
-    row = fetch_row(SESSION_PAGE_SQL, {"session": pk})
-    if row is None:
+    (page,) = fetch_row(SESSION_PAGE_CALL, {"session": pk})
+    if page is None:
         return None
-    (
-        session_row,
-        room,
-        topic,
-        series,
-        created_by,
-        facilitators,
-        family,
-        settings_row,
-        participant_rows,
-        revision_rows,
-    ) = row
-    session = _session(session_row, room, topic, series, created_by)
-    participants, marks = _participants(participant_rows)
+    session = _session(
+        page["session"], page["room"], page["topic"], page["series"], page["created_by"]
+    )
+    participants, marks = _participants(page["participants"])
     roster = attendance_selectors.roster_from(
         session=session,
         user=user,
-        clinic_settings=instance(ClinicSettings, settings_row) or ClinicSettings(pk=1),
+        clinic_settings=instance(ClinicSettings, page["settings"])
+        or ClinicSettings(pk=1),
         participants=participants,
         marks=marks,
-        revisions=_revisions(revision_rows),
+        revisions=_revisions(page["revisions"]),
         errors=errors,
         values=values,
     )
     context = scheduling_selectors.session_page(
         session=session,
         participants=participants,
-        family_members=[instance(FamilyMember, m) for m in family],
-        facilitators=[instance(User, u) for u in facilitators],
+        family_members=[instance(FamilyMember, m) for m in page["family"]],
+        facilitators=[instance(User, u) for u in page["facilitators"]],
     )
     return {"session": session, "roster": roster, "context": context}
 
