@@ -38,6 +38,8 @@ def _names():
 def esc(value):
     """What `{{ value }}` writes: safe strings as they are, numbers localized,
     anything else as text, escaped."""
+    if type(value) is str:  # the common case first (SafeString is a subclass)
+        return html.escape(value)
     if isinstance(value, SafeData) or hasattr(value, "__html__"):
         return value.__html__()
     if isinstance(value, str):
