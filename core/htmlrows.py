@@ -12,6 +12,7 @@ import functools
 import html
 import re
 
+from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
 from django.utils.formats import localize
@@ -44,8 +45,9 @@ def esc(value):
         return value.__html__()
     if isinstance(value, str):
         return html.escape(value)
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if number and _names()["plain_numbers"]:
+    if type(value) is int and not settings.USE_THOUSAND_SEPARATOR:
+        return str(value)  # what localize() gives an int without grouping
+    if type(value) is float and _names()["plain_numbers"]:
         return str(value)
     return html.escape(str(localize(value)))
 
@@ -90,17 +92,28 @@ def date(value, pattern):
     """`{{ value|date:pattern }}` ("" for None), escaped: an aware datetime in
     the current time zone. `pattern` may use D M j Y H i g A and literal
     punctuation and spaces."""
-    if value is None:
-        return ""
-    if hasattr(value, "hour") and timezone.is_aware(value):
-        value = timezone.localtime(value)
+    return dates()(value, pattern)
+
+
+def dates():
+    """`date` with the current time zone and language looked up once, for a
+    table's worth of dates."""
+    tz = timezone.get_current_timezone()
     names = _names()
-    return html.escape(
-        "".join(
-            _char(piece, value, names) if is_char else piece
-            for is_char, piece in _pieces(pattern)
+
+    def format_date(value, pattern):
+        if value is None:
+            return ""
+        if hasattr(value, "hour") and value.utcoffset() is not None:
+            value = value.astimezone(tz)
+        return html.escape(
+            "".join(
+                _char(piece, value, names) if is_char else piece
+                for is_char, piece in _pieces(pattern)
+            )
         )
-    )
+
+    return format_date
 
 
 def format(template, *args, **kwargs):  # noqa: A001 - as format_html

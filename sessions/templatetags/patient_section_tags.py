@@ -31,9 +31,10 @@ class _Urls:
         return self.urls[name].replace(STAND_IN, str(int(pk)))
 
 
-def _date(dt, fmt):
+def _dates():
     """`dt|date:fmt` in the current time zone ("" for None), escaped."""
-    return SafeString(htmlrows.date(dt, fmt))
+    format_date = htmlrows.dates()
+    return lambda dt, fmt: SafeString(format_date(dt, fmt))
 
 
 # ---------------------------------------------------------------- schedule
@@ -50,7 +51,7 @@ CANCELLED = mark_safe(' <span class="badge bad">Cancelled</span>')
 @register.simple_tag
 def schedule_rows(sessions):
     """The upcoming sessions' <tr> (room and topic read with them)."""
-    url = _Urls("therapy_sessions:detail")
+    url, _date = _Urls("therapy_sessions:detail"), _dates()
     return _join(
         htmlrows.format(
             SCHEDULE_ROW,
@@ -68,7 +69,7 @@ def schedule_rows(sessions):
 @register.simple_tag
 def recent_sessions(sessions):
     """The last sessions as links, "; " between them."""
-    url = _Urls("therapy_sessions:detail")
+    url, _date = _Urls("therapy_sessions:detail"), _dates()
     return SafeString(
         "; ".join(
             htmlrows.format(
@@ -108,7 +109,7 @@ RETRY_FORM = (
 )
 
 
-def _alert_state(a):
+def _alert_state(a, _date):
     if a.held_for_quiet_hours:
         return htmlrows.format(
             '<span class="badge warn">Held for quiet hours</span>'
@@ -153,6 +154,7 @@ def sponsor_alert_rows(context, alerts, can_retry):
     """The <tr> of each alert shown (session and sponsor read with it), with the
     Retry button of a failed one for those who may retry."""
     url = _Urls("therapy_sessions:detail", "therapy_sessions:alert_retry")
+    _date = _dates()
     request = context.get("request")
     path = request.path if request is not None else ""
     csrf = _csrf_input(context) if can_retry else ""
@@ -178,7 +180,7 @@ def sponsor_alert_rows(context, alerts, can_retry):
                 kind=a.session.get_kind_display(),
                 sponsor=a.sponsor.full_name if a.sponsor is not None else "",
                 channel=a.get_channel_display(),
-                state=_alert_state(a),
+                state=_alert_state(a, _date),
                 sent=_date(a.sent_at, "M j, H:i") if a.sent_at else "—",
                 retry=retry,
             )

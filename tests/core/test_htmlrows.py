@@ -63,3 +63,8 @@ def test_format_escapes_its_arguments_but_not_safe_ones():
         htmlrows.format("<p>{}{x}</p>", "<a>", x=mark_safe("<b>"))
         == "<p>&lt;a&gt;<b></p>"
     )
+
+
+def test_esc_groups_thousands_when_the_settings_say_so(settings):
+    settings.USE_THOUSAND_SEPARATOR = True
+    assert htmlrows.esc(12345) == _template("{{ v }}", v=12345) == "12,345"
