@@ -11,7 +11,8 @@ rows become model instances again, so that the template and the sections'
 helpers (status_on, _mark_current, the hours and flag rules) work on them as
 before. `patient_page_orm` is the ORM version the tests hold it to.
 
-Only constant SQL is written here; every value is a bound parameter."""
+The SQL is the function's (migration patients 0003); its arguments are bound
+parameters."""
 
 import datetime
 

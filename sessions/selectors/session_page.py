@@ -12,7 +12,8 @@ whole, as `to_jsonb` writes it) and the rows become model instances again
 template work on them as before. `session_detail_page_orm` is the ORM version
 the tests hold it to.
 
-Only constant SQL is written here; every value is a bound parameter."""
+The SQL is the function's (migration therapy_sessions 0008); its arguments are
+bound parameters."""
 
 from accounts.models import User
 from core.jsonrows import fetch_row, instance
