@@ -14,12 +14,9 @@ from django.views.decorators.http import require_http_methods
 from accounts.roles import CLINICAL, DOCTOR, FRONT_DESK, has_role, require_role
 from core import searches
 from core.timeutil import clinic_today
-from sessions.selectors import alerts as alert_selectors
-from sessions.selectors import attendance as attendance_selectors
-from sessions.selectors import scheduling as scheduling_selectors
 from sessions.views import alerts as alert_views
 
-from . import forms, selectors, services
+from . import forms, page, selectors, services
 
 PAGE_SIZE = 25
 
@@ -144,20 +141,12 @@ def patient_edit(request, pk):
 
 @require_role(*CLINICAL)
 def patient_detail(request, pk):
-    context = selectors.patient_detail(pk=pk, user=request.user)
+    # One statement for every section, then the audit row (patients.page).
+    context = page.patient_page(pk=pk, user=request.user)
     context["can_manage"] = has_role(request.user, *FRONT_DESK)
-    context["schedule"] = scheduling_selectors.patient_schedule(
-        patient=context["patient"]
-    )
     context["can_schedule"] = context["can_manage"]
     context["can_decide"] = has_role(request.user, DOCTOR)
     context["can_review_flags"] = context["can_decide"]  # flag_review: doctors
-    context["hours"] = attendance_selectors.patient_hours_section(
-        patient=context["patient"]
-    )
-    context["sponsor_alerts"] = alert_selectors.patient_sponsor_alerts(
-        patient=context["patient"]
-    )
     # The alerts list and its Retry button keep their own roles.
     context["can_list_alerts"] = has_role(
         request.user, *alert_views.alerts.allowed_roles

@@ -142,8 +142,6 @@ def session_roster(*, session, user, errors=None, values=None):
     settings, the participants with their marks (one join), the corrections.
     The participant rows are returned too (`participants`), for the session
     page."""
-    errors = errors or {}
-    values = values or {}
     clinic_settings = ClinicSettings.read()
     participants = list(
         Participant.objects.filter(session=session)
@@ -162,6 +160,34 @@ def session_roster(*, session, user, errors=None, values=None):
         attendance__session=session
     ).select_related("recorded_by", "changed_by"):
         revisions.setdefault(rev.attendance_id, []).append(rev)
+    return roster_from(
+        session=session,
+        user=user,
+        clinic_settings=clinic_settings,
+        participants=participants,
+        marks=marks,
+        revisions=revisions,
+        errors=errors,
+        values=values,
+    )
+
+
+def roster_from(
+    *,
+    session,
+    user,
+    clinic_settings,
+    participants,
+    marks,
+    revisions,
+    errors=None,
+    values=None,
+):
+    """session_roster from the rows already read: the participants (with their
+    patients, by name), {patient_id: attendance or None} and {attendance_id:
+    [revisions, newest first]}. No query."""
+    errors = errors or {}
+    values = values or {}
     rows = []
     for p in participants:
         att = marks.get(p.patient_id)
@@ -297,11 +323,31 @@ def patient_hours(*, patient, weeks=12, today=None, clinic_settings=None):
     targets. Two queries (settings, unless given, and the minutes)."""
     clinic_settings = clinic_settings or ClinicSettings.read()
     today = today or clinic_today()
+    first_monday, last_sunday = hours_span(today, weeks)
+    per_day = _patient_daily_minutes(
+        patient=patient, start_day=first_monday, end_day=last_sunday
+    )
+    return patient_hours_from(
+        patient=patient,
+        per_day=per_day,
+        weeks=weeks,
+        today=today,
+        clinic_settings=clinic_settings,
+    )
+
+
+def hours_span(today, weeks=12):
+    """The first Monday and the last Sunday of the `weeks` weeks ending with
+    today's."""
+    this_monday = week_start(today)
+    return this_monday - WEEK * (weeks - 1), this_monday + 6 * DAY
+
+
+def patient_hours_from(*, patient, per_day, weeks, today, clinic_settings):
+    """patient_hours from the minutes already read ({local day: minutes}, as
+    _patient_daily_minutes gives them for hours_span). No query."""
     this_monday = week_start(today)
     first_monday = this_monday - WEEK * (weeks - 1)
-    per_day = _patient_daily_minutes(
-        patient=patient, start_day=first_monday, end_day=this_monday + 6 * DAY
-    )
     daily_target = clinic_settings.daily_target_minutes
     rows = []
     for i in range(weeks):
@@ -1398,6 +1444,16 @@ def _patient_flag_state(*, patient, clinic_settings, now):
         users=FlagReview.reviewed_by.field.related_model._meta.db_table
     )
     latest = list(_rows(sql, params))
+    return flag_state_from(
+        latest=latest, patient=patient, clinic_settings=clinic_settings
+    )
+
+
+def flag_state_from(*, latest, patient, clinic_settings):
+    """_patient_flag_state from the rows of PATIENT_LATEST_MARKS_SQL already read
+    (status, recent, since_review, reviewed_at, note, full_name, email). No
+    query."""
+    run_rule = clinic_settings.consecutive_noshow_rule
     if patient.status not in IN_PROGRAM:
         # read all the same: the page costs the same for everyone
         return {"reasons": [], "review": None}
@@ -1442,9 +1498,13 @@ def patient_hours_section(*, patient, weeks=12):
     flag_state = _patient_flag_state(
         patient=patient, clinic_settings=clinic_settings, now=timezone.now()
     )
+    return hours_section_from(data=data, flag_state=flag_state, today=clinic_today())
+
+
+def hours_section_from(*, data, flag_state, today):
+    """patient_hours_section from patient_hours' result and the flag state."""
     data["flags"] = flag_state["reasons"]
     data["flag_review"] = flag_state["review"]
-    today = clinic_today()
     data["letter_start"] = today - datetime.timedelta(days=30)
     data["letter_end"] = today
     return data

@@ -324,12 +324,18 @@ def session_detail(pk):
     )
 
 
-def session_page(*, session, participants=None):
+def session_page(*, session, participants=None, family_members=None, facilitators=None):
     """Context for the session page (fixed queries). `participants`: the
     session's participant rows with their patients, by name, when the caller
-    has read them already (the roster does)."""
+    has read them already (the roster does); `family_members` (by id) and
+    `facilitators` (the users, in the order they were added) likewise, else
+    the session's prefetched ones."""
     if participants is None:
         participants = session_participants(session)
+    if family_members is None:
+        family_members = list(session.family_members.all())
+    if facilitators is None:
+        facilitators = [link.user for link in session.facilitator_links.all()]
     sponsors = []
     if session.kind == "family" and participants:
         from patients.models import Sponsor
@@ -342,8 +348,8 @@ def session_page(*, session, participants=None):
     return {
         "session": session,
         "participants": participants,
-        "family_members": list(session.family_members.all()),
-        "facilitators": [link.user for link in session.facilitator_links.all()],
+        "family_members": family_members,
+        "facilitators": facilitators,
         "seats_left": max(session.capacity - len(participants), 0),
         "sponsors": sponsors,
         "is_past": session.start < timezone.now(),

@@ -38,14 +38,24 @@ def roster_context(*, request, session, errors=None, values=None):
 
     Errors from a refused submission without JavaScript travel through the
     session (post/redirect/get) and show once, in the patient's row."""
-    if errors is None and ROSTER_ERRORS_KEY in request.session:
-        stored = request.session.pop(ROSTER_ERRORS_KEY)
-        if stored.get("session") == session.pk:
-            errors = {int(k): v for k, v in stored.get("errors", {}).items()}
-            values = {int(k): v for k, v in stored.get("values", {}).items()}
+    if errors is None:
+        errors, values = roster_errors(request, session.pk)
     return selectors.session_roster(
         session=session, user=request.user, errors=errors, values=values
     )
+
+
+def roster_errors(request, session_pk):
+    """A refused submission's (errors, values) kept in the session for this
+    session's roster (taken out: they show once), else (None, None)."""
+    if ROSTER_ERRORS_KEY in request.session:
+        stored = request.session.pop(ROSTER_ERRORS_KEY)
+        if stored.get("session") == session_pk:
+            return (
+                {int(k): v for k, v in stored.get("errors", {}).items()},
+                {int(k): v for k, v in stored.get("values", {}).items()},
+            )
+    return None, None
 
 
 def _session_page_url(session):

@@ -24,9 +24,10 @@ from sessions import ical
 from sessions.forms import scheduling as forms
 from sessions.models import CalendarFeed, FamilyMember, Room, Topic
 from sessions.selectors import scheduling as selectors
+from sessions.selectors import session_page
 from sessions.services import scheduling as services
 from sessions.services.scheduling import SchedulingError
-from sessions.views.attendance import roster_context
+from sessions.views.attendance import roster_context, roster_errors
 
 
 def _int(value):
@@ -237,11 +238,16 @@ def _session_or_404(pk):
         raise Http404("No such session.") from exc
 
 
-def _render_detail(request, session, status=200, **extra):
-    roster = roster_context(request=request, session=session)
-    context = selectors.session_page(
-        session=session, participants=roster["participants"]
-    )
+def _render_detail(request, session, status=200, page=None, **extra):
+    """The session page; `page`: what session_page.session_detail_page read,
+    else the session's roster and context are read here."""
+    if page is None:
+        roster = roster_context(request=request, session=session)
+        context = selectors.session_page(
+            session=session, participants=roster["participants"]
+        )
+    else:
+        roster, context = page["roster"], page["context"]
     can_edit = has_role(request.user, *FRONT_DESK)
     context.update(
         can_edit=can_edit,
@@ -262,8 +268,14 @@ def _render_detail(request, session, status=200, **extra):
 @require_role(*CLINICAL)
 @require_GET
 def detail(request, pk):
-    session = _session_or_404(pk)
-    return _render_detail(request, session)
+    # One statement for the session, its people and its roster.
+    errors, values = roster_errors(request, pk)
+    page = session_page.session_detail_page(
+        pk=pk, user=request.user, errors=errors, values=values
+    )
+    if page is None:
+        raise Http404("No such session.")
+    return _render_detail(request, page["session"], page=page)
 
 
 @require_role(*FRONT_DESK)

@@ -1,0 +1,232 @@
+"""Rows of the patient page's own sections (consents, decisions, status history),
+built in Python as patient_rows.py builds the list's rows.
+
+The patient page is the page staff open most, and these loops through the
+template engine (a reverse, date filters and a dozen lookups per row) cost
+more than the page's data. The markup is the one detail.html wrote, whitespace
+included; every value is escaped (core.htmlrows)."""
+
+from django import template
+from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import capfirst
+
+from core import htmlrows
+
+register = template.Library()
+
+
+class _Formats:
+    """Detail URLs reversed once per table with a stand-in id, and dates as the
+    `date` filter writes "M j, Y" (core.htmlrows)."""
+
+    STAND_IN = "2147483647"
+
+    def __init__(self, *url_names):
+        self.urls = {name: reverse(name, args=[self.STAND_IN]) for name in url_names}
+
+    def url(self, name, pk):
+        return self.urls[name].replace(self.STAND_IN, str(int(pk)))
+
+    def day(self, d):
+        return SafeString(htmlrows.date(d, "M j, Y"))
+
+
+DASH = "—"
+
+
+def _join(parts):
+    """Concatenate pieces already escaped (SafeStrings) into one."""
+    return SafeString("".join(parts))
+
+
+def _name(user):
+    """`user.full_name` as a template prints it ("" when there is no user)."""
+    return user.full_name if user is not None else ""
+
+
+def _csrf_input(context):
+    """What {% csrf_token %} writes (the context's one token for the page)."""
+    token = context.get("csrf_token")
+    if not token or token == "NOTPROVIDED":
+        return ""
+    return htmlrows.format(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
+    )
+
+
+# ---------------------------------------------------------------- consents
+
+CONSENT_ROW = (
+    "\n      <tr>"
+    "\n        <td>#{pk}{replaces}</td>"
+    '\n        <td><span class="badge{badge}">{status}</span></td>'
+    '\n        <td>{scope}<br><span class="muted small">{purpose}</span></td>'
+    "\n        <td>{effective}</td>"
+    "\n        <td>{expires}</td>"
+    "\n        <td>“{signed_name}”, {signed_on}<br>"
+    '<span class="muted small">witnessed by {witness}</span></td>'
+    "\n        <td>{revocation}</td>"
+    "\n        {actions}"
+    "\n      </tr>"
+    "\n      "
+)
+CONSENT_ACTIONS = (
+    "<td>"
+    '\n          <a href="{pdf}">PDF</a>'
+    "\n          {change}"
+    "\n          {copy}"
+    "\n        </td>"
+)
+CONSENT_BADGE = {"active": " ok", "pending": " warn"}
+
+
+def _expires(c, fmt):
+    parts = []
+    if c.expires_on:
+        parts.append(fmt.day(c.expires_on))
+    if c.expires_on and c.expires_on_discharge:
+        parts.append(" or ")
+    if c.expires_on_discharge:
+        parts.append("on discharge")
+    return "".join(parts)
+
+
+def _revocation(c, fmt):
+    if c.revoked_on:
+        return htmlrows.format(
+            "Revoked {} ({}), recorded by {}",
+            fmt.day(c.revoked_on),
+            c.revoked_how,
+            _name(c.revoked_recorded_by),
+        )
+    if not c.revocable:
+        return htmlrows.format("Irrevocable until: {}", c.irrevocable_until)
+    return "Revocable in writing"
+
+
+def _consent_actions(c, status, sponsor, fmt, csrf):
+    pdf = fmt.url("patients:consent_pdf", c.pk)
+    change = ""
+    if not c.revoked_on and status != "expired":
+        change = htmlrows.format(
+            ' · <a href="{}">Revoke</a> · <a href="{}?replaces={}">Replace</a>',
+            fmt.url("patients:consent_revoke", c.pk),
+            fmt.url("patients:consent_create", sponsor.pk),
+            c.pk,
+        )
+    copy = ""
+    if status == "active":
+        copy = htmlrows.format(
+            '<form method="post" action="{}">{}<button type="submit"'
+            ' class="link-button">Copy for {} (logged)</button></form>',
+            pdf,
+            csrf,
+            sponsor.full_name,
+        )
+    return htmlrows.format(CONSENT_ACTIONS, pdf=pdf, change=change, copy=copy)
+
+
+@register.simple_tag(takes_context=True)
+def consent_rows(context, sponsor, can_manage):
+    """The <tr> of each of the sponsor's consents (sponsor.consent_rows: the
+    consent and its status today), with the actions column for front-desk
+    roles."""
+    fmt = _Formats(
+        "patients:consent_pdf", "patients:consent_revoke", "patients:consent_create"
+    )
+    csrf = _csrf_input(context) if can_manage else ""
+    rows = []
+    for row in sponsor.consent_rows:
+        c, status = row["consent"], row["status"]
+        rows.append(
+            htmlrows.format(
+                CONSENT_ROW,
+                pk=c.pk,
+                replaces=htmlrows.format(
+                    ' <span class="muted small">replaces #{}</span>', c.replaces_id
+                )
+                if c.replaces_id
+                else "",
+                badge=CONSENT_BADGE.get(status, " bad"),
+                status=capfirst(status),
+                scope=c.get_scope_display(),
+                purpose=c.purpose,
+                effective=fmt.day(c.effective_on),
+                expires=_expires(c, fmt),
+                signed_name=c.signed_name,
+                signed_on=fmt.day(c.signed_on),
+                witness=_name(c.witnessed_by),
+                revocation=_revocation(c, fmt),
+                actions=_consent_actions(c, status, sponsor, fmt, csrf)
+                if can_manage
+                else "",
+            )
+        )
+    return _join(rows)
+
+
+# ---------------------------------------------------------------- decisions
+
+DECISION_ROW = (
+    "\n      <tr>"
+    '\n        <td><a href="{url}">{decision}</a></td>'
+    "\n        <td>{signed_by}, {signed_at}</td>"
+    "\n        <td>{conditions}</td>"
+    "\n        <td>{review}</td>"
+    "\n        <td>{state}</td>"
+    "\n      </tr>"
+    "\n      "
+)
+CURRENT = {
+    True: mark_safe('<span class="badge ok">current</span>'),
+    False: mark_safe('<span class="badge">superseded</span>'),
+}
+
+
+def _day_time(dt):
+    """`dt|date:"M j, Y g:i A"`, in the current time zone (escaped)."""
+    return SafeString(htmlrows.date(dt, "M j, Y g:i A"))
+
+
+@register.simple_tag
+def decision_rows(req):
+    """The <tr> of each decision on an admission request (req.decision_list,
+    newest first, each marked `current` or not)."""
+    fmt = _Formats("patients:decision")
+    return _join(
+        htmlrows.format(
+            DECISION_ROW,
+            url=fmt.url("patients:decision", d.pk),
+            decision=d.get_decision_display(),
+            signed_by=str(d.signed_by),
+            signed_at=_day_time(d.signed_at),
+            conditions=d.conditions or d.reason or DASH,
+            review=fmt.day(d.review_date) or DASH,
+            state=CURRENT[bool(d.current)],
+        )
+        for d in req.decision_list
+    )
+
+
+# ---------------------------------------------------------------- status history
+
+HISTORY_ROW = "\n    <tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n    "
+
+
+@register.simple_tag
+def history_rows(history):
+    """The <tr> of each status change, newest first."""
+    return _join(
+        htmlrows.format(
+            HISTORY_ROW,
+            _day_time(h.at),
+            htmlrows.format("{} → ", h.get_from_status_display())
+            if h.from_status
+            else "",
+            h.get_to_status_display(),
+            _name(h.by) or DASH,
+            h.reason,
+        )
+        for h in history
+    )
