@@ -93,6 +93,8 @@ CHUNKED_SQL = """{days}, missing AS MATERIALIZED (
     SELECT days.day, days.lo, days.hi, days.keep, days.stamp
     FROM days
     WHERE NOT EXISTS (SELECT 1 FROM kept WHERE kept.day = days.day)
+), span AS (
+    SELECT MIN(lo) AS lo, MAX(hi) AS hi FROM missing
 ), {rows}, fresh AS MATERIALIZED (
     SELECT missing.day, missing.keep, missing.stamp,
            convert_to(COALESCE(written.body, ''), 'UTF8') AS body
@@ -123,7 +125,8 @@ ORDER BY day
 
 def chunked_sql(rows):
     """CHUNKED_SQL with the report's `written` CTE: (day, body) of each missing
-    day that has rows, its lines in the export's order."""
+    day that has rows, its lines in the export's order. `span` holds the bounds
+    from the first missing day to the last, for range scans over all of them."""
     return CHUNKED_SQL.replace("{rows}", rows)
 
 
@@ -164,16 +167,18 @@ def range_params(start, end, today=None):
 
 
 # attendance.EXPORT_SQL for the missing days: each session's fields once per
-# session, each participant's line written as COPY ... CSV would, the lines of a
-# day joined in the export's order.
+# session, each participant's line written as COPY ... CSV would (the dates and
+# numbers, never NULL nor holding a comma, quote or line break, as they are; the
+# texts through core_csv_field), the lines of a day joined in the export's order.
+# The facilitators are read over the span from the first missing day to the last
+# (one range scan, not one per day).
 SESSIONS_ROWS = """
 fac AS MATERIALIZED (
     SELECT sf.session_id,
            STRING_AGG(u.full_name, '; ' ORDER BY sf.id) AS names
-    FROM missing m
-    JOIN therapy_sessions_sessionfacilitator sf
-         ON sf.start >= m.lo AND sf.start < m.hi
+    FROM therapy_sessions_sessionfacilitator sf
     JOIN accounts_user u ON u.id = sf.user_id
+    WHERE sf.start >= (SELECT lo FROM span) AND sf.start < (SELECT hi FROM span)
     GROUP BY sf.session_id
 ), sess AS MATERIALIZED (
     SELECT m.day AS chunk, m.lo, m.hi, s.id, s.start,
@@ -187,64 +192,82 @@ fac AS MATERIALIZED (
     JOIN therapy_sessions_therapysession s
          ON s.start >= m.lo AND s.start < m.hi AND s.status <> 'cancelled'
     LEFT JOIN fac ON fac.session_id = s.id
-), written AS (
-    SELECT sess.chunk AS day,
-           STRING_AGG(
-               concat_ws(
-                   ',',
-                   core_csv_field(sess.day),
-                   core_csv_field(NULLIF(pt.record_number, '')),
-                   core_csv_field(sess.kind),
-                   core_csv_field(sess.modality),
-                   core_csv_field(sess.facilitators),
-                   core_csv_field(sess.scheduled::text),
-                   core_csv_field(COALESCE(a.minutes, 0)::text),
-                   core_csv_field(COALESCE(a.status, 'unmarked'))
-               ) || E'\\r\\n',
-               '' ORDER BY sess.start, sess.id, pt.record_number
-           ) AS body
+), lines AS (
+    SELECT sess.chunk, sess.start, sess.id, pt.record_number,
+           sess.day, NULLIF(pt.record_number, '') AS shown_record_number,
+           sess.kind, sess.modality, sess.facilitators, sess.scheduled,
+           COALESCE(a.minutes, 0) AS attended,
+           COALESCE(a.status, 'unmarked') AS status
     FROM sess
     JOIN therapy_sessions_participant p ON p.session_id = sess.id
     JOIN patients_patient pt ON pt.id = p.patient_id
     LEFT JOIN therapy_sessions_attendance a
            ON a.session_id = p.session_id AND a.patient_id = p.patient_id
     WHERE p.start >= sess.lo AND p.start < sess.hi
-    GROUP BY sess.chunk
+      AND p.start >= (SELECT lo FROM span) AND p.start < (SELECT hi FROM span)
+), written AS (
+    SELECT chunk AS day,
+           STRING_AGG(
+               concat_ws(
+                   ',',
+                   day,
+                   core_csv_field(shown_record_number),
+                   core_csv_field(kind),
+                   core_csv_field(modality),
+                   core_csv_field(facilitators),
+                   scheduled::text,
+                   attended::text,
+                   core_csv_field(status)
+               ) || E'\\r\\n',
+               '' ORDER BY start, id, record_number
+           ) AS body
+    FROM lines
+    GROUP BY chunk
 )"""
 
 # attendance.DAILY_SQL for the missing days: one line per patient per local date,
 # grouped within the day that holds the sessions' starts.
 DAILY_ROWS = """
-per_patient AS (
-    SELECT m.day AS chunk,
-           to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS label,
-           pt.record_number,
-           concat_ws(
-               ',',
-               core_csv_field(to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD')),
-               core_csv_field(NULLIF(pt.record_number, '')),
-               core_csv_field(NULLIF(pt.last_name, '')),
-               core_csv_field(NULLIF(pt.first_name, '')),
-               core_csv_field(COUNT(*)::text),
-               core_csv_field(COUNT(*) FILTER (
-                   WHERE a.status IN ('present', 'late', 'left_early')
-               )::text),
-               core_csv_field(COALESCE(SUM(a.minutes), 0)::text),
-               core_csv_field(
-                   CASE WHEN COALESCE(SUM(a.minutes), 0) >= %(target)s
-                        THEN 'yes' ELSE 'no' END
-               )
-           ) || E'\\r\\n' AS line
+dsess AS MATERIALIZED (
+    SELECT m.day AS chunk, m.lo, m.hi, s.id, s.start
     FROM missing m
-    JOIN therapy_sessions_participant p ON p.start >= m.lo AND p.start < m.hi
-    JOIN therapy_sessions_therapysession s ON s.id = p.session_id
+    JOIN therapy_sessions_therapysession s
+         ON s.start >= m.lo AND s.start < m.hi AND s.status <> 'cancelled'
+), per_patient AS (
+    SELECT dsess.chunk,
+           to_char(dsess.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS label,
+           pt.record_number,
+           NULLIF(pt.last_name, '') AS last_name,
+           NULLIF(pt.first_name, '') AS first_name,
+           COUNT(*) AS sessions,
+           COUNT(*) FILTER (
+               WHERE a.status IN ('present', 'late', 'left_early')
+           ) AS sessions_attended,
+           COALESCE(SUM(a.minutes), 0) AS total_minutes
+    FROM dsess
+    JOIN therapy_sessions_participant p ON p.session_id = dsess.id
     JOIN patients_patient pt ON pt.id = p.patient_id
     LEFT JOIN therapy_sessions_attendance a
            ON a.session_id = p.session_id AND a.patient_id = p.patient_id
-    WHERE s.status <> 'cancelled'
-    GROUP BY m.day, 2, pt.id
+    WHERE p.start >= dsess.lo AND p.start < dsess.hi
+      AND p.start >= (SELECT lo FROM span) AND p.start < (SELECT hi FROM span)
+    GROUP BY dsess.chunk, 2, pt.id
 ), written AS (
-    SELECT chunk AS day, STRING_AGG(line, '' ORDER BY label, record_number) AS body
+    SELECT chunk AS day,
+           STRING_AGG(
+               concat_ws(
+                   ',',
+                   label,
+                   core_csv_field(NULLIF(record_number, '')),
+                   core_csv_field(last_name),
+                   core_csv_field(first_name),
+                   sessions::text,
+                   sessions_attended::text,
+                   total_minutes::text,
+                   CASE WHEN total_minutes >= %(target)s THEN 'yes' ELSE 'no' END
+               ) || E'\\r\\n',
+               '' ORDER BY label, record_number
+           ) AS body
     FROM per_patient
     GROUP BY chunk
 )"""
