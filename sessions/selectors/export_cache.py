@@ -16,8 +16,8 @@ kept and current (its stamp read in that statement). Else one statement
    the day whose bounds hold its session's start, the fields written by
    core_csv_field as COPY ... CSV writes them.
 4. Those days kept (INSERT ... ON CONFLICT: a kept day is replaced only by one with
-   a higher stamp or another variant), unless older than two years; days and write
-   counts older than that are dropped.
+   a higher stamp or another variant), unless older than two years or more than a
+   year ahead; days and write counts older than that are dropped.
 5. The days' bodies, in day order; the caller writes the header first.
 
 Why a kept day is never stale when used. The triggers of core migration 0004 add
@@ -59,13 +59,16 @@ import json
 
 from core.timeutil import clinic_today, day_bounds, years_before
 
-# Days before this many years ago are written for each export and not kept.
+# Days before this many years ago, or after this many days ahead, are written for
+# each export and not kept.
 KEEP_YEARS = 2
+KEEP_DAYS_AHEAD = 366
 
 # The days of the range with their stamps, and the kept days that are current.
 DAYS_SQL = """
 WITH days AS MATERIALIZED (
-    SELECT d.day, d.lo, d.hi, d.day >= %(keep_since)s AS keep,
+    SELECT d.day, d.lo, d.hi,
+           d.day >= %(keep_since)s AND d.day <= %(keep_until)s AS keep,
            (SELECT COALESCE(SUM(st.writes), 0)
               FROM core_exportstamp st
              WHERE st.hour IS NULL
@@ -137,7 +140,15 @@ def variant(sql, params):
     return hashlib.sha256(data.encode()).hexdigest()
 
 
-_RANGE_PARAMS = {"days", "los", "his", "keep_since", "counts_since", "variant"}
+_RANGE_PARAMS = {
+    "days",
+    "los",
+    "his",
+    "keep_since",
+    "keep_until",
+    "counts_since",
+    "variant",
+}
 
 
 def range_params(start, end, today=None):
@@ -151,7 +162,8 @@ def range_params(start, end, today=None):
         los.append(lo)
         his.append(hi)
         day += datetime.timedelta(days=1)
-    keep_since = years_before(today or clinic_today(), KEEP_YEARS)
+    today = today or clinic_today()
+    keep_since = years_before(today, KEEP_YEARS)
     # Counts are dropped only well before the first day that can be kept (its
     # first hour starts at most a day before its date).
     counts_since = datetime.datetime.combine(
@@ -162,6 +174,7 @@ def range_params(start, end, today=None):
         "los": los,
         "his": his,
         "keep_since": keep_since,
+        "keep_until": today + datetime.timedelta(days=KEEP_DAYS_AHEAD),
         "counts_since": counts_since,
     }
 

@@ -217,7 +217,7 @@ def test_a_mark_rewrites_only_its_own_day(clinic_week):
 
 
 @pytest.mark.django_db
-def test_days_older_than_two_years_are_written_but_not_kept(clinic_week):
+def test_days_older_than_two_years_or_over_a_year_ahead_are_not_kept(clinic_week):
     today = clinic_today()
     old = today - 800 * DAY
     session = session_on(old, 9)
@@ -232,6 +232,12 @@ def test_days_older_than_two_years_are_written_but_not_kept(clinic_week):
     assert clinic_week["patients"][0].record_number.encode() in body
     assert not ExportChunk.objects.filter(day__lt=today - 700 * DAY).exists()
     assert not ExportStamp.objects.filter(hour=lo).exists()
+    ahead = today + 400 * DAY
+    mark(session_on(ahead, 9), clinic_week["patients"][1], "excused")
+    body = kept("daily", ahead, ahead + DAY)
+    assert body == fresh("daily", ahead, ahead + DAY)
+    assert clinic_week["patients"][1].record_number.encode() in body
+    assert not ExportChunk.objects.filter(day__gt=today + 366 * DAY).exists()
 
 
 @pytest.mark.django_db
