@@ -27,7 +27,9 @@ marks, facilitators: their session's start), and to the every-hour count when a
 patient's record number or name or a user's name changes, in the writing
 transaction itself. A count row belongs to one transaction (its xact); nobody else
 writes it, and its total only shows to others when that transaction commits; rows
-are never lowered or deleted while their days can be kept. So for a given day the
+are never lowered or deleted while their days can be kept (a savepoint rolled back
+lowers its own transaction's count, but takes back the writes, and the days kept,
+since it). So for a given day the
 stamp, as seen by successive snapshots, only grows, and it grows with every
 committed (or, inside a transaction, every executed) write to the day's rows. A
 day is written from the same snapshot in which its stamp is read (one statement),
@@ -45,10 +47,17 @@ the current count anyway). The statement's output is read whole before the
 response streams, so its transaction (autocommit) holds those locks only for the
 statement, not during a slow download.
 
+Not covered: writes that fire no trigger (TRUNCATE, session_replication_role =
+replica); whoever does that must delete the ExportChunk rows too.
+
 Which day a row belongs to: the day whose bounds (core.timeutil.day_bounds, the
 clinic's zone, as the uncached export uses for the whole range) hold its session's
 start. The days' bounds meet, so the days' rows are the range's rows, in the same
-order; the date written in each row is the export's own to_char(... AT TIME ZONE).
+order; the date written in each row is the export's own to_char(... AT TIME ZONE),
+and the daily report's lines (per patient per written date) are grouped within a
+day as over the range, a date's sessions all starting within its day's bounds.
+Participants, marks and facilitators are found by their copy of the session's start
+(kept by the sessions triggers), as the uncached export finds them.
 The variant is a digest of the query's text and of the parameters that are not
 rows (zone, labels, daily target): a change of any of them is another variant.
 """
