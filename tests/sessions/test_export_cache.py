@@ -321,3 +321,33 @@ def test_the_variant_leaves_out_the_range_but_not_the_query():
     assert export_cache.variant("SQL", params) != export_cache.variant(
         "SQL", other_zone
     )
+
+
+def clock_change_days():
+    """The clinic's days of the last year whose length is not 24 hours."""
+    today = clinic_today()
+    days = (today - n * DAY for n in range(1, 367))
+    # (aware datetimes of one zone subtract as wall clocks: compare instants)
+    return [d for d in days if length_seconds(*day_bounds(d)) != 24 * 3600]
+
+
+def length_seconds(lo, hi):
+    return hi.timestamp() - lo.timestamp()
+
+
+@pytest.mark.django_db
+def test_kept_days_agree_across_clock_changes():
+    changes = clock_change_days()
+    assert len(changes) == 2  # America/New_York, the tests' zone
+    patients = [AdmittedPatientFactory() for _ in range(3)]
+    for day in changes:
+        sessions = [session_on(day, hour, 60) for hour in (0, 1, 3, 23)]
+        for s in sessions:
+            enrol(s, *patients[:2])
+        night = session_on(day - DAY, 23, 240)  # into the changing night
+        mark(night, patients[2], "left_early", 100)
+        mark(sessions[1], patients[0], "late", 20)
+        assert_agrees(day - DAY, day + DAY, f"{day}")
+        mark(sessions[3], patients[1], "present")
+        Attendance.objects.filter(session=sessions[1]).update(minutes=50)
+        assert_agrees(day - DAY, day + DAY, f"{day}, marked")
