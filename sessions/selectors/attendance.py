@@ -1310,9 +1310,10 @@ def attendance_export_csv(*, start, end):
     """The sessions CSV between two local dates, as chunks of bytes: one row per
     patient per session (date, record number, kind, modality, facilitators,
     scheduled minutes, attended minutes, status); "unmarked" when there is no
-    mark yet. Cancelled sessions are left out. One query, reading the days kept
-    since their last change and writing (and keeping) the others: the same bytes
-    as attendance_export_fresh_csv."""
+    mark yet. Cancelled sessions are left out. The days kept since their last
+    change are read (one query); when one is missing or stale, a second query
+    writes (and keeps) those and gives every day: the same bytes as
+    attendance_export_fresh_csv."""
     params = _export_params(start, end)
     del params["lo"], params["hi"]
     return _kept_days_csv(
@@ -1336,9 +1337,9 @@ def daily_summary_csv(*, start, end):
     """The per-diem billing CSV between two local dates, as chunks of bytes: one
     row per patient per local day with a scheduled session (date, record number,
     last name, first name, sessions scheduled, sessions attended, minutes
-    attended, "yes"/"no" daily target met). Two queries (the settings, the
-    report from kept days, as attendance_export_csv): the same bytes as
-    daily_summary_fresh_csv."""
+    attended, "yes"/"no" daily target met). The settings, then the report from
+    kept days as attendance_export_csv (two queries, three when a day is written):
+    the same bytes as daily_summary_fresh_csv."""
     params = _daily_params(start, end)
     del params["lo"], params["hi"]
     return _kept_days_csv(
