@@ -148,3 +148,56 @@ class RenderedDocument(models.Model):
 
     def __str__(self):
         return f"PDF {self.digest[:12]} for patient {self.patient_id}"
+
+
+class ExportStamp(models.Model):
+    """A count of the writes that could change the CSV exports' rows of one UTC hour
+    (sessions starting in it, their participants, marks and facilitators), kept by
+    PostgreSQL triggers (core migration 0004) in the writing transaction: one row
+    per hour per transaction, its `writes` raised by every statement. A row with
+    no hour counts for every hour: a change that can show on any day (a patient's
+    record number or name, a facilitator's name). The rows only ever appear or
+    grow, so the sum over a day's hours changes whenever that day's rows may have
+    (see sessions.selectors.export_cache). Only raw SQL reads them."""
+
+    hour = models.DateTimeField(null=True)
+    xact = models.BigIntegerField()
+    writes = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "xact"],
+                name="exportstamp_one_per_hour_and_transaction",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.writes} writes at {self.hour or 'every hour'}"
+
+
+class ExportChunk(models.Model):
+    """One clinic day of a CSV export's body (its rows, without the header), kept
+    with the stamp (the sum of ExportStamp.writes over the day's hours) read in
+    the same statement that computed it, and the variant (a digest of the query and
+    of its parameters that are not rows: the zone, the labels, the daily target).
+    It is used only while both are still the current ones
+    (sessions.selectors.export_cache). It holds patient information, so it lives
+    here, never in Redis, and only for the last two years."""
+
+    report = models.CharField(max_length=16)
+    day = models.DateField()
+    variant = models.CharField(max_length=64)
+    stamp = models.BigIntegerField()
+    body = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "day"], name="exportchunk_one_per_report_and_day"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.report} CSV rows of {self.day}"

@@ -44,8 +44,8 @@ class Page:
     url_name: str
     args: tuple = ()
     query: dict | None = None
-    # A document kept once rendered (core.models.RenderedDocument): also timed
-    # with the kept copies dropped before each request ("cold_median_ms").
+    # A document kept once made (core.models.RenderedDocument, ExportChunk): also
+    # timed with the kept copies dropped before each request ("cold_median_ms").
     kept_document: bool = False
 
     def url(self):
@@ -173,6 +173,7 @@ def key_pages(s: Subjects):
             "therapy_sessions:attendance_export",
             (),
             month,
+            kept_document=True,
         ),
     ]
 
@@ -269,10 +270,11 @@ def measure(client, page, *, repeat, warmup=2, budget_seconds=15.0, at_least=5):
 
 
 def forget_rendered_documents():
-    """Drop the PDFs kept for the day, so that the next one is laid out again."""
-    from core.models import RenderedDocument
+    """Drop the kept PDFs and CSV days, so that the next ones are made again."""
+    from core.models import ExportChunk, RenderedDocument
 
     RenderedDocument.objects.all().delete()
+    ExportChunk.objects.all().delete()
 
 
 def floor_times(client, n):

@@ -51,6 +51,7 @@ from sessions.models import (
     SessionFacilitator,
     TherapySession,
 )
+from sessions.selectors import export_cache
 from sessions.services.attendance import (
     attendance_opens_at,
     correction_deadline,
@@ -1393,34 +1394,102 @@ def _copy_csv(sql, params, header, rows_per_chunk=2000):
             yield b"\r\n".join(chunk)
 
 
-def attendance_export_csv(*, start, end):
-    """The sessions CSV between two local dates, as chunks of bytes: one row per
-    patient per session (date, record number, kind, modality, facilitators,
-    scheduled minutes, attended minutes, status); "unmarked" when there is no
-    mark yet. Cancelled sessions are left out. One query."""
+def _copy_days(sql, params):
+    """The body of each day `sql` (an export_cache query) returns, as bytes. The
+    statement runs as a COPY in binary format: each day arrives as its raw
+    bytes, nothing to unquote or decode. Its output is read whole, so that its
+    transaction, which holds the kept days it wrote, ends before the response
+    streams."""
+    copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT binary)"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        contextlib.ExitStack() as stack,
+    ):
+
+        def start(sql, params, many, context):
+            copy = stack.enter_context(cursor.cursor.copy(sql, params))
+            copy.set_types(["bytea"])
+            return copy, copy.read_row()
+
+        copy, row = _as_query(cursor, copy_sql, params, start)
+        bodies = []
+        while row is not None:
+            bodies.append(row[0])
+            row = copy.read_row()
+    return bodies
+
+
+def _export_params(start, end):
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    params = {
+    return {
         "tz": str(clinic_zone()),
         "lo": lo,
         "hi": hi,
         "kinds": json.dumps(dict(Kind.choices)),
         "modalities": json.dumps(dict(Modality.choices)),
     }
-    return _copy_csv(EXPORT_SQL, params, EXPORT_HEADER)
+
+
+def _kept_days_csv(report, rows_sql, params, header, start, end):
+    """The report from kept days (sessions.selectors.export_cache), header first:
+    one query when every day is kept and current, else two (the second writes
+    the missing days and gives every day)."""
+    sql = export_cache.chunked_sql(rows_sql)
+    params = {**params, "report": report}
+    params["variant"] = export_cache.variant(sql, params)
+    params.update(export_cache.range_params(start, end))
+    bodies = _copy_days(export_cache.KEPT_SQL, params)
+    if len(bodies) != len(params["days"]):
+        bodies = _copy_days(sql, params)
+    return [(",".join(header) + "\r\n").encode(), *filter(None, bodies)]
+
+
+def attendance_export_csv(*, start, end):
+    """The sessions CSV between two local dates, as chunks of bytes: one row per
+    patient per session (date, record number, kind, modality, facilitators,
+    scheduled minutes, attended minutes, status); "unmarked" when there is no
+    mark yet. Cancelled sessions are left out. The days kept since their last
+    change are read (one query); when one is missing or stale, a second query
+    writes (and keeps) those and gives every day: the same bytes as
+    attendance_export_fresh_csv."""
+    params = _export_params(start, end)
+    del params["lo"], params["hi"]
+    return _kept_days_csv(
+        "sessions", export_cache.SESSIONS_ROWS, params, EXPORT_HEADER, start, end
+    )
+
+
+def attendance_export_fresh_csv(*, start, end):
+    """attendance_export_csv written from the tables (EXPORT_SQL), nothing kept."""
+    return _copy_csv(EXPORT_SQL, _export_params(start, end), EXPORT_HEADER)
+
+
+def _daily_params(start, end):
+    target = ClinicSettings.read().daily_target_minutes
+    lo, _ = day_bounds(start)
+    _, hi = day_bounds(end)
+    return {"tz": str(clinic_zone()), "lo": lo, "hi": hi, "target": target}
 
 
 def daily_summary_csv(*, start, end):
     """The per-diem billing CSV between two local dates, as chunks of bytes: one
     row per patient per local day with a scheduled session (date, record number,
     last name, first name, sessions scheduled, sessions attended, minutes
-    attended, "yes"/"no" daily target met). Two queries (the settings, the
-    report)."""
-    target = ClinicSettings.read().daily_target_minutes
-    lo, _ = day_bounds(start)
-    _, hi = day_bounds(end)
-    params = {"tz": str(clinic_zone()), "lo": lo, "hi": hi, "target": target}
-    return _copy_csv(DAILY_SQL, params, DAILY_HEADER)
+    attended, "yes"/"no" daily target met). The settings, then the report from
+    kept days as attendance_export_csv (two queries, three when a day is written):
+    the same bytes as daily_summary_fresh_csv."""
+    params = _daily_params(start, end)
+    del params["lo"], params["hi"]
+    return _kept_days_csv(
+        "daily", export_cache.DAILY_ROWS, params, DAILY_HEADER, start, end
+    )
+
+
+def daily_summary_fresh_csv(*, start, end):
+    """daily_summary_csv written from the tables (DAILY_SQL), nothing kept."""
+    return _copy_csv(DAILY_SQL, _daily_params(start, end), DAILY_HEADER)
 
 
 def _patient_flag_state(*, patient, clinic_settings, now):
