@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 
 from accounts import roles
 from core.audit import audit
+from core.auditsql import AUDIT_INSERT, audit_params
 from core.db import prepared_cursor
 from core.models import AuditEvent
 from core.timeutil import clinic_today
@@ -108,7 +109,8 @@ def patient_list(
 # the page's patients are chosen first, then joined to their track and people. The
 # filters and the sort are fixed fragments chosen by the form (PATIENT_LIST_WHERE,
 # PATIENT_LIST_ORDER); every value is a bound parameter. patient_list() is the
-# ORM version the tests hold it to.
+# ORM version the tests hold it to. The audit row for the read is written by
+# the same statement (core.auditsql), with the page number and the count it read.
 PATIENT_LIST_SQL = """
 WITH total AS (
     SELECT count(*) AS n FROM patients_patient p WHERE {where}
@@ -118,6 +120,7 @@ WITH total AS (
     FROM (SELECT n, GREATEST(1, (n + %(per_page)s::int - 1) / %(per_page)s::int)
                     AS pages
           FROM total) t
+), viewed AS ({audit}
 )
 SELECT shown.n, shown.number, r.*
 FROM shown
@@ -137,6 +140,14 @@ LEFT JOIN LATERAL (
     ORDER BY {order}
 ) r ON true
 """
+PATIENT_LIST_AUDIT = AUDIT_INSERT.format(
+    model="''",
+    object_id="''",
+    patient="NULL::bigint",
+    summary="'Viewed patient list, page ' || shown.number || ' (' || shown.n"
+    " || ' patients)'",
+    source="shown",
+)
 PATIENT_LIST_WORD = (
     "(UPPER(p.first_name::text) LIKE UPPER(%({w})s)"
     " OR UPPER(p.last_name::text) LIKE UPPER(%({w})s)"
@@ -192,6 +203,7 @@ def patient_list_sql(
             where.append(PATIENT_LIST_WHERE[name])
             params[name] = value
     sql = PATIENT_LIST_SQL.format(
+        audit=PATIENT_LIST_AUDIT,
         where=" AND ".join(where) or "true",
         order=PATIENT_LIST_ORDER.get(sort, PATIENT_LIST_ORDER["name"]),
     )
@@ -220,23 +232,18 @@ def counted_page(rows, count, number, per_page):
 def patient_list_page(*, user, filters, page_number, per_page=25):
     """One page of the patient list, as PatientListRow values (patient_list()'s
     filters and sort, Paginator.get_page's page), and one audit row for the read
-    (no search terms in it: they may be names). Two queries: the page with its
-    count (PATIENT_LIST_SQL, prepared), then the audit row."""
+    (no search terms in it: they may be names). One query: the page with its
+    count and the audit row (PATIENT_LIST_SQL, prepared)."""
     sql, params = patient_list_sql(**filters)
     params["page"] = requested_page(page_number)
     params["per_page"] = per_page
+    params.update(audit_params(user=user, action=AuditEvent.Action.VIEW))
     with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     count, number = fetched[0][0], fetched[0][1]
     rows = [PatientListRow._make(row[2:]) for row in fetched if row[2] is not None]
     page = counted_page(rows, count, number, per_page)
-    audit(
-        user=user,
-        action=AuditEvent.Action.VIEW,
-        summary=f"Viewed patient list, page {page.number} "
-        f"({page.paginator.count} patients)",
-    )
     return page
 
 

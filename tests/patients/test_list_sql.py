@@ -145,3 +145,32 @@ def test_approval_queue_statement_names_the_pending_status():
 
     assert AdmissionRequest.Status.PENDING == "pending"
     assert selectors.APPROVAL_QUEUE_SQL.count("status = 'pending'") == 2
+
+
+def test_patient_list_page_writes_the_audit_row_audit_would(clinic, staff_user):
+    from core.audit import _request_meta
+    from core.models import AuditEvent
+
+    filters = {"search": "", "status": "admitted", "counselor": None}
+    filters |= {"doctor": None, "track": None, "sort": "name"}
+    token = _request_meta.set({"ip_address": "198.51.100.7", "user_agent": "UA"})
+    try:
+        page = selectors.patient_list_page(
+            user=staff_user, filters=filters, page_number="9", per_page=2
+        )
+    finally:
+        _request_meta.reset(token)
+    count = Patient.objects.filter(status="admitted").count()
+    assert page.number == (count + 1) // 2 and page.paginator.count == count
+    event = AuditEvent.objects.get()
+    summary = f"Viewed patient list, page {page.number} ({count} patients)"
+    assert event.summary == summary
+    assert (event.user, event.action) == (staff_user, "view")
+    assert event.role == "Clinic staff"
+    assert (event.model, event.object_id, event.patient, event.changed_fields) == (
+        "",
+        "",
+        None,
+        [],
+    )
+    assert (event.ip_address, event.user_agent) == ("198.51.100.7", "UA")
