@@ -132,7 +132,9 @@ class PatientFilterForm(forms.Form):
         ),
     )
     status = forms.ChoiceField(
-        choices=[("", "Any status"), *Patient.Status.choices], required=False
+        choices=[("", "Any status"), *Patient.Status.choices],
+        required=False,
+        widget=ListSelect,
     )
     counselor = forms.ChoiceField(required=False, widget=ListSelect)
     doctor = forms.ChoiceField(required=False, widget=ListSelect)
@@ -147,6 +149,7 @@ class PatientFilterForm(forms.Form):
             ("-admitted", "Latest admission"),
         ],
         required=False,
+        widget=ListSelect,
     )
 
     def __init__(self, *args, choices, **kwargs):

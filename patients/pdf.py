@@ -120,9 +120,22 @@ def document_digest(html):
     common stylesheet, the fonts and the renderer. WeasyPrint writes the same
     bytes for the same inputs (no timestamps, no random identifiers)."""
     digest = hashlib.sha256(_renderer_identity())
-    digest.update(LETTER_CSS.read_bytes())
+    digest.update(_letter_css_bytes())
     digest.update(html.encode())
     return digest.hexdigest()
+
+
+_css_bytes = {}
+
+
+def _letter_css_bytes():
+    """templates/pdf/letter.css's bytes, read again only when the file changes (a
+    stat instead of a read per document)."""
+    mtime = LETTER_CSS.stat().st_mtime_ns
+    cached = _css_bytes.get(LETTER_CSS)
+    if cached is None or cached[0] != mtime:
+        cached = _css_bytes[LETTER_CSS] = (mtime, LETTER_CSS.read_bytes())
+    return cached[1]
 
 
 def _fetches_files(html):
@@ -135,20 +148,19 @@ def _fetches_files(html):
     )
 
 
-def render_pdf_kept(template_name, context, *, patient):
-    """render_pdf, kept for the rest of the day in PostgreSQL under the document's
-    digest (core.models.RenderedDocument): the same document asked again, by
-    anyone allowed to see it, comes back without being laid out again; any
-    changed value (an attendance mark, a name, a setting, the issue date...)
-    changes the HTML, so the digest, and the PDF is rendered afresh. One query
-    when kept, three when rendered (look up, drop the earlier days', keep)."""
+def kept_html(template_name, context):
+    """A kept document's HTML and its digest (None when the HTML could load a
+    file the digest would not cover: such a document is never kept)."""
     html = render_to_string(template_name, letter_context(**context))
     if _fetches_files(html):
-        return html_to_pdf(html)
-    digest = document_digest(html)
-    body = rendered_document_body(digest=digest)
-    if body is None:
-        body = html_to_pdf(html)
+        return html, None
+    return html, document_digest(html)
+
+
+def render_and_keep(html, digest, *, patient):
+    """Lay out `html` and keep the PDF under `digest` (when not None)."""
+    body = html_to_pdf(html)
+    if digest is not None:
         rendered_document_keep(
             digest=digest,
             patient=patient,
@@ -156,6 +168,20 @@ def render_pdf_kept(template_name, context, *, patient):
             now=timezone.now(),
             keep_since=day_bounds(clinic_today())[0],
         )
+    return body
+
+
+def render_pdf_kept(template_name, context, *, patient):
+    """render_pdf, kept for the rest of the day in PostgreSQL under the document's
+    digest (core.models.RenderedDocument): the same document asked again, by
+    anyone allowed to see it, comes back without being laid out again; any
+    changed value (an attendance mark, a name, a setting, the issue date...)
+    changes the HTML, so the digest, and the PDF is rendered afresh. One query
+    when kept, three when rendered (look up, drop the earlier days', keep)."""
+    html, digest = kept_html(template_name, context)
+    body = None if digest is None else rendered_document_body(digest=digest)
+    if body is None:
+        body = render_and_keep(html, digest, patient=patient)
     return body
 
 

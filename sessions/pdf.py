@@ -5,9 +5,22 @@ disclosure; this module only renders."""
 
 import datetime
 
+from accounts.models import User
+from core.auditsql import AUDIT_INSERT, audit_params
+from core.db import prepared_cursor
+from core.jsonrows import fetch_row, instance, parse_datetime
+from core.models import AuditEvent
 from core.timeutil import local
-from patients.pdf import render_pdf, render_pdf_kept
-from sessions.selectors.attendance import attendance_letter_data, session_signin_data
+from patients.models import Patient
+from patients.pdf import kept_html, render_and_keep, render_pdf, render_pdf_kept
+from sessions.selectors.attendance import (
+    LETTER_SESSIONS_SQL,
+    attendance_letter_data,
+    letter_data,
+    letter_params,
+    session_signin_data,
+)
+from sessions.services.attendance import attendance_export_log
 
 
 def _render(template_name, context):
@@ -36,10 +49,109 @@ def attendance_letter_pdf(
     the same letter asked again is not laid out again; a changed mark, name or
     setting makes a new one."""
     data = attendance_letter_data(patient=patient, start=start, end=end)
+    _letter_options(data, include_hours, include_identifiers)
+    return render_pdf_kept("pdf/attendance_letter.html", data, patient=patient)
+
+
+def _letter_options(data, include_hours, include_identifiers):
     data["include_hours"] = include_hours
     data["include_identifiers"] = include_identifiers
     data.update(_letter_lines(data, include_hours=include_hours))
-    return render_pdf_kept("pdf/attendance_letter.html", data, patient=patient)
+
+
+# Everything the staff's letter is made from in one statement: the patient (404
+# when there is none), the counselor who signs it, and LETTER_SESSIONS_SQL's
+# rows (the weekly targets, the sessions and marks) in their order.
+_LETTER_INPUTS = """
+SELECT to_jsonb(p) AS patient,
+       (SELECT to_jsonb(u) - 'password' FROM accounts_user u
+         WHERE u.id = p.primary_counselor_id) AS counselor,
+       (SELECT jsonb_agg(to_jsonb(l)) FROM ({sessions}) l) AS rows
+FROM patients_patient p
+WHERE p.id = %(patient)s
+"""
+LETTER_INPUTS_SQL = _LETTER_INPUTS.format(sessions=LETTER_SESSIONS_SQL)
+
+# The kept copy under its digest and, only when there is one, the audit row for
+# handing it out, in one statement (core.auditsql; committed before the PDF is
+# sent). Without a kept copy the letter is laid out and audited as before.
+_KEPT_LETTER = """
+WITH doc AS (
+    SELECT body FROM core_rendereddocument WHERE digest = %(digest)s
+), logged AS ({audit}
+)
+SELECT body FROM doc
+"""
+KEPT_LETTER_SQL = _KEPT_LETTER.format(
+    audit=AUDIT_INSERT.format(
+        model="%(audit_model)s::text",
+        object_id="%(audit_object)s::text",
+        patient="%(audit_patient)s::bigint",
+        summary="%(audit_summary)s::text",
+        source="doc",
+    )
+)
+
+
+def letter_inputs(*, pk, start, end):
+    """(patient with its counselor, attendance_letter_data) for the patient
+    with id `pk`, or None when there is none. One query (LETTER_INPUTS_SQL)."""
+    row = fetch_row(LETTER_INPUTS_SQL, letter_params(patient=pk, start=start, end=end))
+    if row is None:
+        return None
+    patient_json, counselor_json, rows_json = row
+    patient = instance(Patient, patient_json)
+    patient.primary_counselor = instance(User, counselor_json)
+    rows = [
+        (
+            r["adult"],
+            r["minor"],
+            parse_datetime(r["start"]) if r["start"] is not None else None,
+            parse_datetime(r["end"]) if r["end"] is not None else None,
+            r["kind"],
+            r["modality"],
+            r["status"],
+            r["minutes"],
+        )
+        for r in rows_json
+    ]
+    return patient, letter_data(patient=patient, start=start, end=end, rows=rows)
+
+
+def attendance_letter_served(*, pk, start, end, user):
+    """The staff's attendance letter (attendance_letter_pdf with hours and
+    identifiers) for the patient with id `pk` and its audit row, as (patient,
+    PDF bytes); None when there is no such patient.
+
+    A letter kept today costs two queries: its inputs (LETTER_INPUTS_SQL), then
+    the kept copy looked up by the digest of its HTML with the audit row
+    written by the same statement (KEPT_LETTER_SQL). Otherwise it is laid out
+    and kept (render_pdf_kept), then audited (attendance_export_log)."""
+    found = letter_inputs(pk=pk, start=start, end=end)
+    if found is None:
+        return None
+    patient, data = found
+    _letter_options(data, include_hours=True, include_identifiers=True)
+    html, digest = kept_html("pdf/attendance_letter.html", data)
+    summary = f"Attendance letter {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+    body = None
+    if digest is not None:
+        params = {
+            "digest": digest,
+            "audit_model": Patient._meta.label,
+            "audit_object": str(patient.pk),
+            "audit_patient": patient.pk,
+            "audit_summary": summary,
+            **audit_params(user=user, action=AuditEvent.Action.EXPORT),
+        }
+        with prepared_cursor() as cursor:
+            cursor.execute(KEPT_LETTER_SQL, params)
+            row = cursor.fetchone()
+        body = None if row is None else bytes(row[0])
+    if body is None:
+        body = render_and_keep(html, digest, patient=patient)
+        attendance_export_log(actor=user, patient=patient, summary=summary)
+    return patient, body
 
 
 # A year of sessions is about 150 rows. WeasyPrint lays out an HTML table cell by

@@ -4,7 +4,7 @@ These are the pages staff and doctors open most, and their rows through the
 template engine (a lookup per cell, a reverse, date filters and the status badge
 per row) cost more than the rest of the page, as selects did before
 core/forms_renderer.py. The markup is the one the templates wrote; every value is
-escaped by format_html."""
+escaped as format_html escapes it (core.htmlrows.esc)."""
 
 from typing import NamedTuple
 
@@ -12,12 +12,13 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from accounts.models import User
+from core.htmlrows import esc
 
 register = template.Library()
 
@@ -87,30 +88,36 @@ PATIENT_ROW = (
 )
 
 
+PREFERRED = ' <span class="muted small">({})</span>'
+
+
 def _patient_row(p, fmt):
+    """PATIENT_ROW's values, each escaped as format_html_join would (esc)."""
     return (
-        p.record_number,
-        fmt.url("patients:detail", p.pk),
-        p.last_name,
-        p.first_name,
-        format_html(' <span class="muted small">({})</span>', p.preferred_name)
-        if p.preferred_name
-        else "",
-        fmt.day(p.date_of_birth),
-        p.phone,
+        esc(p.record_number),
+        esc(fmt.url("patients:detail", p.pk)),
+        esc(p.last_name),
+        esc(p.first_name),
+        PREFERRED.format(esc(p.preferred_name)) if p.preferred_name else "",
+        esc(fmt.day(p.date_of_birth)),
+        esc(p.phone),
         BADGE_CLASS.get(p.status, ""),
-        p.get_status_display(),
-        p.track_name or DASH,
-        p.counselor_name or DASH,
-        p.doctor_name or DASH,
+        esc(p.get_status_display()),
+        esc(p.track_name or DASH),
+        esc(p.counselor_name or DASH),
+        esc(p.doctor_name or DASH),
     )
 
 
 @register.simple_tag
 def patient_rows(patients):
-    """The <tr> of each patient (patients.selectors.PatientListRow)."""
+    """The <tr> of each patient (patients.selectors.PatientListRow): the markup
+    format_html_join wrote, every value escaped by core.htmlrows.esc (the same
+    escaping without the lazy-text wrapper around each call)."""
     fmt = _Formats("patients:detail")
-    return format_html_join("", PATIENT_ROW, (_patient_row(p, fmt) for p in patients))
+    return SafeString(
+        "".join(PATIENT_ROW.format(*_patient_row(p, fmt)) for p in patients)
+    )
 
 
 # ------------------------------------------------------------- approval queue
@@ -126,7 +133,7 @@ APPROVAL_ROW = (
     '\n    <td><a class="button" href="{}">Review {}</a></td>'
     "\n  </tr>"
 )
-PROBATION = {True: mark_safe('<span class="badge warn">Yes</span>'), False: "No"}
+PROBATION = {True: '<span class="badge warn">Yes</span>', False: "No"}  # markup
 
 
 class _Doctor(NamedTuple):
@@ -143,32 +150,36 @@ def _doctor_asked(r, user):
     name = User.display_name.fget(
         _Doctor(r.doctor_full_name, r.doctor_email, r.doctor_credentials)
     )
-    return format_html("{}{}", name, you)
+    return esc(name) + you
 
 
 def _approval_row(r, user, now, fmt):
+    """APPROVAL_ROW's values, each escaped as format_html_join would (esc)."""
     return (
-        timesince(r.requested_at, now),
-        fmt.day_time(r.requested_at),
-        fmt.url("patients:detail", r.patient_id),
-        f"{r.first_name} {r.last_name}",
-        r.record_number,
-        r.requested_by_name or "",
-        r.track_name or DASH,
-        fmt.day(r.proposed_start),
+        esc(timesince(r.requested_at, now)),
+        esc(fmt.day_time(r.requested_at)),
+        esc(fmt.url("patients:detail", r.patient_id)),
+        esc(f"{r.first_name} {r.last_name}"),
+        esc(r.record_number),
+        esc(r.requested_by_name or ""),
+        esc(r.track_name or DASH),
+        esc(fmt.day(r.proposed_start)),
         PROBATION[bool(r.medical_probation)],
         _doctor_asked(r, user),
-        fmt.url("patients:decide", r.pk),
-        r.first_name,
+        esc(fmt.url("patients:decide", r.pk)),
+        esc(r.first_name),
     )
 
 
 @register.simple_tag(takes_context=True)
 def approval_rows(context, requests):
     """The <tr> of each pending request (patients.selectors.ApprovalRow);
-    "(you)" after the doctor asked when it is the viewer."""
+    "(you)" after the doctor asked when it is the viewer. The markup
+    format_html_join wrote, every value escaped by core.htmlrows.esc."""
     user, now = context.get("user"), timezone.now()
     fmt = _Formats("patients:detail", "patients:decide")
-    return format_html_join(
-        "", APPROVAL_ROW, (_approval_row(r, user, now, fmt) for r in requests)
+    return SafeString(
+        "".join(
+            APPROVAL_ROW.format(*_approval_row(r, user, now, fmt)) for r in requests
+        )
     )

@@ -1168,18 +1168,28 @@ def attendance_letter_data(*, patient, start, end):
     """Everything the attendance letter shows for `patient` between two local
     dates (inclusive). One query (LETTER_SESSIONS_SQL): the weekly targets, and
     the patient's sessions in the range with the patient's marks."""
+    rows = _rows(
+        LETTER_SESSIONS_SQL, letter_params(patient=patient.pk, start=start, end=end)
+    )
+    return letter_data(patient=patient, start=start, end=end, rows=rows)
+
+
+def letter_params(*, patient, start, end):
+    """LETTER_SESSIONS_SQL's parameters for a patient's id and two local dates."""
     lo, _ = day_bounds(start)
     _, hi = day_bounds(end)
-    rows = _rows(
-        LETTER_SESSIONS_SQL,
-        {
-            "patient": patient.pk,
-            "lo": lo,
-            "hi": hi,
-            "cancelled": TherapySession.Status.CANCELLED.value,
-            **_target_defaults(),
-        },
-    )
+    return {
+        "patient": patient,
+        "lo": lo,
+        "hi": hi,
+        "cancelled": TherapySession.Status.CANCELLED.value,
+        **_target_defaults(),
+    }
+
+
+def letter_data(*, patient, start, end, rows):
+    """attendance_letter_data from LETTER_SESSIONS_SQL's rows (read by it, or
+    with the patient by sessions.pdf's one statement)."""
     clinic_settings = _WeeklyTargets(*rows[0][:2])
     rows = [row[2:] for row in rows if row[2] is not None]
     kinds = dict(Kind.choices)

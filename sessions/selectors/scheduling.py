@@ -4,6 +4,7 @@ import datetime
 import re
 from typing import NamedTuple
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import (
     Case,
     Count,
@@ -113,19 +114,61 @@ def sessions_between(*, start, end, room_id=None, facilitator_id=None, patient_i
     topic are attached as unsaved instances holding their names, so that `label`
     and `room.name` read no further rows."""
     sql, params = _SESSIONS_SQL, [start, end]
+    # Prepared per connection (core.db.prepared_cursor): the text depends only
+    # on which filters are given.
     if room_id is not None:
         sql, params = sql + _IN_ROOM, [*params, room_id]
     if facilitator_id is not None:
         sql, params = sql + _WITH_FACILITATOR, [*params, facilitator_id, start, end]
     if patient_id is not None:
         sql, params = sql + _WITH_PATIENT, [*params, patient_id]
-    sessions = list(TherapySession.objects.raw(sql + _IN_ORDER, params))
+    with prepared_cursor() as cursor:
+        cursor.execute(sql + _IN_ORDER, params)
+        rows = cursor.fetchall()
+    sessions = [_tile_session(row) for row in rows]
     for s in sessions:
         if s.room_id is not None:
             s.room = Room(id=s.room_id, name=s.room_name)
         if s.topic_id is not None:
             s.topic = Topic(id=s.topic_id, name=s.topic_name)
     return sessions
+
+
+# _SESSIONS_SQL's columns: the session's own (the other fields deferred, as
+# TherapySession.objects.raw() left them), then the tile's extras.
+_TILE_FIELDS = (
+    "id",
+    "kind",
+    "title",
+    "topic_id",
+    "start",
+    "end",
+    "status",
+    "capacity",
+    "room_id",
+)
+_TILE_EXTRAS = ("room_name", "topic_name", "facilitator_names", "patient_count")
+
+
+def _tile_session(row):
+    """A TherapySession from a row of _SESSIONS_SQL, as raw() built it (its
+    columns in model order for from_db, the extras as attributes), without
+    raw()'s column resolution on every read."""
+    fields = len(_TILE_FIELDS)
+    by_name = dict(zip(_TILE_FIELDS, row[:fields], strict=True))
+    session = TherapySession.from_db(
+        DEFAULT_DB_ALIAS,
+        _TILE_MODEL_ORDER,
+        [by_name[name] for name in _TILE_MODEL_ORDER],
+    )
+    for name, value in zip(_TILE_EXTRAS, row[fields:], strict=True):
+        setattr(session, name, value)
+    return session
+
+
+_TILE_MODEL_ORDER = tuple(
+    f.attname for f in TherapySession._meta.concrete_fields if f.attname in _TILE_FIELDS
+)
 
 
 def _week_day_counts(*, start, end):

@@ -4,7 +4,7 @@ exports."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import patch_vary_headers
@@ -231,20 +231,20 @@ def patient_hours(request, pk):
 @require_role(ADMIN, STAFF, DOCTOR)
 def attendance_letter(request, pk):
     """The attendance letter PDF for a date range (?start=YYYY-MM-DD&end=...).
-    The patient with the counselor who signs it, in one query."""
-    patient = get_object_or_404(
-        Patient.objects.select_related("primary_counselor"), pk=pk
-    )
+    The patient, the counselor who signs it and the sessions in one query; a
+    letter kept today then in one more with its audit row
+    (pdf.attendance_letter_served)."""
     form = DateRangeForm(request.GET)
     if not form.is_valid():
+        patient = get_object_or_404(Patient, pk=pk)
         return _hours_page(request, patient, letter_form=form, status=400)
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-    body = pdf.attendance_letter_pdf(patient=patient, start=start, end=end)
-    attendance_export_log(
-        actor=request.user,
-        patient=patient,
-        summary=f"Attendance letter {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+    served = pdf.attendance_letter_served(
+        pk=pk, start=start, end=end, user=request.user
     )
+    if served is None:
+        raise Http404("No such patient.")
+    patient, body = served
     response = HttpResponse(body, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'inline; filename="attendance-{patient.record_number}-'
