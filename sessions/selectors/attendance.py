@@ -852,7 +852,7 @@ NOT_REVIEWED_SQL = """
           SELECT 1 FROM therapy_sessions_flagreview fr
           WHERE fr.patient_id = p.id AND NOT EXISTS (
               SELECT 1 FROM therapy_sessions_attendance a
-              WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
+              WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
                 AND a.session_start > fr.reviewed_at
           )
       ))"""
@@ -867,7 +867,7 @@ LEFT JOIN LATERAL (
     JOIN {users} u ON u.id = fr.reviewed_by_id
     WHERE fr.patient_id = f.id AND NOT EXISTS (
         SELECT 1 FROM therapy_sessions_attendance a
-        WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
+        WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
           AND a.session_start > fr.reviewed_at
     )
     ORDER BY fr.reviewed_at DESC, fr.id DESC
@@ -905,7 +905,6 @@ def _flag_rows(
     run_rule = clinic_settings.consecutive_noshow_rule
     number, size, params = _page_params(page, per_page)
     params.update(
-        unexcused=Status.UNEXCUSED,
         cap=run_rule + RUN_LOOKBACK,
         run_rule=run_rule,
         window_start=now - datetime.timedelta(days=clinic_settings.absence_rule_days),
