@@ -197,6 +197,16 @@ class TherapySession(models.Model):
                 condition=~Q(status="cancelled") & Q(room__isnull=False),
             ),
         ]
+        indexes = [
+            # sessions not scheduled that end later (mostly cancelled ones to
+            # come): what the compliance hours take away from the week's
+            # unmarked bookings (WeeklyMinutes.unmarked_seconds)
+            models.Index(
+                fields=["end"],
+                condition=~Q(status="scheduled"),
+                name="session_unscheduled_end",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.label} {timezone.localtime(self.start):%a %b %-d %H:%M}"
@@ -579,16 +589,27 @@ class WeeklyMinutes(models.Model):
     )
     week = models.DateField()
     minutes = models.IntegerField(default=0)
+    # Seconds of the patient's active, unmarked participations starting in the
+    # week (any session status), kept by triggers on participants (migration
+    # 0009): the sessions still ahead this week are these less the few already
+    # ended or not scheduled, instead of every booking of the week summed.
+    unmarked_seconds = models.DecimalField(
+        max_digits=18, decimal_places=6, db_default=0
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["week", "patient"],
-                include=["minutes"],
+                include=["minutes", "unmarked_seconds"],
                 name="weeklyminutes_once",
             ),
             models.CheckConstraint(
                 condition=Q(minutes__gte=0), name="weeklyminutes_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(unmarked_seconds__gte=0),
+                name="weeklyminutes_unmarked_not_negative",
             ),
         ]
 

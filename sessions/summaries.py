@@ -1,5 +1,6 @@
-"""The attendance summaries PostgreSQL keeps (migration 0008): weekly attended
-minutes per patient, and each patient's run of no-shows. Their triggers bucket
+"""The attendance summaries PostgreSQL keeps (migrations 0008, 0009): weekly
+attended minutes and unmarked booked seconds per patient, and each patient's run
+of no-shows. Their triggers bucket
 the marks into clinic weeks with therapy_sessions_clinic_zone(), written from
 CLINIC_TIME_ZONE; after every `migrate` the function is brought in line with the
 setting here, and the weekly minutes counted again when it changed."""
@@ -9,10 +10,18 @@ from django.db import connections, transaction
 
 REBUILD_WEEKLY_MINUTES = """
 DELETE FROM therapy_sessions_weeklyminutes;
-INSERT INTO therapy_sessions_weeklyminutes (patient_id, week, minutes)
-SELECT patient_id, therapy_sessions_clinic_week(session_start), SUM(minutes)
-  FROM therapy_sessions_attendance
- WHERE session_start IS NOT NULL
+INSERT INTO therapy_sessions_weeklyminutes
+       (patient_id, week, minutes, unmarked_seconds)
+SELECT patient_id, week, SUM(minutes), SUM(seconds)
+  FROM (SELECT patient_id, therapy_sessions_clinic_week(session_start) AS week,
+               minutes, 0 AS seconds
+          FROM therapy_sessions_attendance
+         WHERE session_start IS NOT NULL
+        UNION ALL
+        SELECT patient_id, therapy_sessions_clinic_week(start), 0,
+               EXTRACT(EPOCH FROM ("end" - start))
+          FROM therapy_sessions_participant
+         WHERE active AND NOT marked) c
  GROUP BY 1, 2;
 """
 

@@ -32,6 +32,7 @@ from django.db.models.functions import TruncDate
 from django.utils import dateformat, timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
+from core.db import prepared_cursor
 from core.models import ClinicSettings
 from core.timeutil import (
     clinic_today,
@@ -303,9 +304,10 @@ LIMIT %(limit)s
 """
 
 
-def _rows(sql, params):
-    """The rows of a plain-SQL read."""
-    with connection.cursor() as cursor:
+def _rows(sql, params, *, prepared=False):
+    """The rows of a plain-SQL read; with `prepared`, through prepared_cursor
+    (planned once per connection: see core/db.py)."""
+    with prepared_cursor() if prepared else connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
@@ -555,6 +557,14 @@ def _page_params(page, per_page):
     )
 
 
+# The statuses the page statements write as literals (see COMPLIANCE_SQL).
+STATUS_LITERALS = {
+    "admitted": Patient.Status.ADMITTED,
+    "on_hold": Patient.Status.ON_HOLD,
+    "scheduled": TherapySession.Status.SCHEDULED,
+    "unexcused": Status.UNEXCUSED,
+}
+
 COMPLIANCE_PAGE_SIZE = 50
 COMPLIANCE_ORDERS = {
     "name": ("last_name", "first_name", "id"),
@@ -562,19 +572,25 @@ COMPLIANCE_ORDERS = {
 }
 
 # One row per admitted patient with the minutes of the two weeks and the minutes
-# still ahead this week. The minutes attended are the weekly minutes kept by
-# triggers (WeeklyMinutes: two index lookups per patient), or the marks summed
-# while those are kept in another zone than the setting's (see
-# sessions/summaries.py): the planner keeps one of the two. The sessions still
-# ahead are the week's unmarked participations not yet ended (Participant.marked
-# is kept by triggers), less those of sessions not scheduled (cancelled or
-# completed: a few, hashed once).
+# still ahead this week. Both are read from WeeklyMinutes, kept by triggers (two
+# index lookups per patient): the minutes attended, and the seconds of unmarked
+# bookings of the week, less those that ended already (still unmarked: the
+# partial index of unmarked participants by end) and those not ended of
+# sessions not scheduled (mostly cancelled ones to come: the partial index
+# session_unscheduled_end), instead of every booking of the week summed (about
+# 2,000 on a weekday at the large clinic). While the weekly minutes are kept in
+# another zone than the setting's (see sessions/summaries.py), the marks and the
+# bookings are summed instead: the planner keeps one of the two ways. Statuses
+# are written as literals (STATUS_LITERALS, tested against the models) so that a
+# plan kept for the connection still matches the partial indexes.
 COMPLIANCE_SQL = """
 WITH hours AS (
     SELECT p.id, p.last_name, p.first_name,
-           COALESCE(wl.minutes, fb.last, 0) AS last,
-           COALESCE(wt.minutes, fb.this, 0) AS this,
-           COALESCE(ah.m, 0) AS ahead,
+           COALESCE(wl.minutes, 0) + COALESCE(c.last, 0) AS last,
+           COALESCE(wt.minutes, 0) + COALESCE(c.this, 0) AS this,
+           ROUND(
+               ((COALESCE(wt.unmarked_seconds, 0) + COALESCE(c.ahead, 0)) / 60)::float8
+           ) AS ahead,
            CASE WHEN p.date_of_birth > %(last_cut)s
                 THEN %(minor)s ELSE %(adult)s END AS last_target,
            CASE WHEN p.date_of_birth > %(this_cut)s
@@ -586,33 +602,63 @@ WITH hours AS (
     LEFT JOIN therapy_sessions_weeklyminutes wt
            ON wt.week = %(this_monday)s AND wt.patient_id = p.id
           AND therapy_sessions_clinic_zone() = %(tz)s
+    -- what to add to the weekly minutes (or, in another zone, instead of them)
     LEFT JOIN (
-        SELECT a.patient_id,
-               SUM(a.minutes) FILTER (WHERE a.session_start < %(this_lo)s) AS last,
-               SUM(a.minutes) FILTER (WHERE a.session_start >= %(this_lo)s) AS this
-        FROM therapy_sessions_attendance a
-        WHERE a.session_start >= %(last_lo)s AND a.session_start < %(next_lo)s
-          AND therapy_sessions_clinic_zone() <> %(tz)s
-        GROUP BY a.patient_id
-    ) fb ON fb.patient_id = p.id
-    LEFT JOIN (
-        SELECT pt.patient_id,
-               ROUND(SUM(EXTRACT(EPOCH FROM (pt."end" - pt.start)) / 60)::float8)
-                 AS m
-        FROM therapy_sessions_participant pt
-        WHERE pt.start >= %(this_lo)s AND pt.start < %(next_lo)s
-          AND pt."end" > %(now)s AND pt.active AND NOT pt.marked
-          -- the same, in the terms of the index behind participant_no_overlap
-          AND TSTZRANGE(pt.start, pt."end")
-              && TSTZRANGE(LEAST(%(now)s, %(next_lo)s), %(next_lo)s)
-          AND pt.session_id NOT IN (
-              SELECT s.id FROM therapy_sessions_therapysession s
-              WHERE s.start >= %(this_lo)s AND s.start < %(next_lo)s
-                AND s.status <> %(scheduled)s
-          )
-        GROUP BY pt.patient_id
-    ) ah ON ah.patient_id = p.id
-    WHERE p.status = %(admitted)s {doctor}
+        SELECT patient_id, SUM(last) AS last, SUM(this) AS this, SUM(s) AS ahead
+        FROM (
+            -- unmarked bookings already ended
+            SELECT pt.patient_id, 0 AS last, 0 AS this,
+                   -EXTRACT(EPOCH FROM (pt."end" - pt.start)) AS s
+            FROM therapy_sessions_participant pt
+            WHERE pt.active AND NOT pt.marked
+              AND pt."end" > %(this_lo)s AND pt."end" <= %(now)s
+              AND pt.start >= %(this_lo)s AND pt.start < %(next_lo)s
+              AND therapy_sessions_clinic_zone() = %(tz)s
+            UNION ALL
+            -- unmarked bookings not ended of sessions not scheduled
+            SELECT pt.patient_id, 0, 0, -pt.s
+            FROM therapy_sessions_therapysession s
+            -- each session's participants by key (OFFSET 0: not a scan of
+            -- every unmarked booking to come)
+            CROSS JOIN LATERAL (
+                SELECT pt.patient_id, EXTRACT(EPOCH FROM (pt."end" - pt.start)) AS s
+                FROM therapy_sessions_participant pt
+                WHERE pt.session_id = s.id
+                  AND pt.active AND NOT pt.marked AND pt."end" > %(now)s
+                  AND pt.start >= %(this_lo)s AND pt.start < %(next_lo)s
+                OFFSET 0
+            ) pt
+            WHERE s.start >= %(this_lo)s AND s.start < %(next_lo)s
+              AND s."end" > %(now)s AND s.status <> 'scheduled'
+              AND therapy_sessions_clinic_zone() = %(tz)s
+            UNION ALL
+            -- in another zone: the marks of the two weeks
+            SELECT a.patient_id,
+                   CASE WHEN a.session_start < %(this_lo)s THEN a.minutes ELSE 0 END,
+                   CASE WHEN a.session_start >= %(this_lo)s THEN a.minutes ELSE 0 END,
+                   0
+            FROM therapy_sessions_attendance a
+            WHERE a.session_start >= %(last_lo)s AND a.session_start < %(next_lo)s
+              AND therapy_sessions_clinic_zone() <> %(tz)s
+            UNION ALL
+            -- in another zone: the sessions still ahead
+            SELECT pt.patient_id, 0, 0, EXTRACT(EPOCH FROM (pt."end" - pt.start))
+            FROM therapy_sessions_participant pt
+            WHERE pt.start >= %(this_lo)s AND pt.start < %(next_lo)s
+              AND pt."end" > %(now)s AND pt.active AND NOT pt.marked
+              -- the same, in the terms of the index behind participant_no_overlap
+              AND TSTZRANGE(pt.start, pt."end")
+                  && TSTZRANGE(LEAST(%(now)s, %(next_lo)s), %(next_lo)s)
+              AND pt.session_id NOT IN (
+                  SELECT s.id FROM therapy_sessions_therapysession s
+                  WHERE s.start >= %(this_lo)s AND s.start < %(next_lo)s
+                    AND s.status <> 'scheduled'
+              )
+              AND therapy_sessions_clinic_zone() <> %(tz)s
+        ) c
+        GROUP BY patient_id
+    ) c ON c.patient_id = p.id
+    WHERE p.status = 'admitted' {doctor}
 ), listed AS (
     SELECT *,
            GREATEST(last_target - last, 0)
@@ -672,9 +718,9 @@ def compliance(
     with the names of the patient's `track` and `counselor`.
 
     Two queries whatever the clinic's size: the settings (unless given), and one
-    statement that reads the two weeks' minutes (WeeklyMinutes) and sums the
-    sessions still ahead for every admitted patient, and returns the page's rows
-    with their patients and the count."""
+    statement (prepared on the connection) that reads the two weeks' minutes and
+    the week's unmarked bookings (WeeklyMinutes) for every admitted patient, and
+    returns the page's rows with their patients and the count."""
     clinic_settings = clinic_settings or ClinicSettings.read()
     today = today or clinic_today()
     now = timezone.now()
@@ -695,7 +741,6 @@ def compliance(
         last_cut=last_cut,
         minor=minor,
         adult=adult,
-        admitted=Patient.Status.ADMITTED,
         doctor=doctor.pk if doctor is not None else None,
         tz=str(clinic_zone()),
         last_monday=last_monday,
@@ -704,7 +749,6 @@ def compliance(
         this_lo=this_lo,
         next_lo=next_lo,
         now=now,
-        scheduled=TherapySession.Status.SCHEDULED,
         all=not below_only,
     )
     sql = COMPLIANCE_SQL.format(
@@ -716,7 +760,7 @@ def compliance(
         patient=_row_patient_columns("p"),
         **_TABLES,
     )
-    found = _rows(sql, params)
+    found = _rows(sql, params, prepared=True)
     count = found[0][3] if found else 0
     rows = []
     for last_min, this_min, ahead, _, track, counselor, *patient in found:
@@ -759,36 +803,38 @@ def compliance(
 
 RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
 
-# Both rules in one statement, with the page's rows, their patients and the
-# count. Absences: unexcused marks within the window, per patient (the partial
-# index of no-shows). Run of no-shows: kept per patient by triggers (NoShowRun),
-# counted here up to the cap. The patients who break either rule are then
-# looked up and kept if in the program (admitted or on hold). A flag stands
-# reviewed while a review of the patient's is followed by no unexcused absence
-# for a later session; such patients are left out unless `include_reviewed`,
-# which brings each row's latest standing review.
+# Both rules in one statement (prepared on the connection), with the page's
+# rows, their patients and the count. Absences: unexcused marks within the
+# window, per patient (the partial index of no-shows; each patient's count is
+# carried with them, not joined back). Run of no-shows: kept per patient by
+# triggers (NoShowRun), counted here up to the cap. The patients who break
+# either rule are then looked up and kept if in the program (admitted or on
+# hold). A flag stands reviewed while a review of the patient's is followed by
+# no unexcused absence for a later session; such patients are left out unless
+# `include_reviewed`, which brings each row's latest standing review.
 FLAGS_SQL = """
-WITH absences AS (
-    SELECT a.patient_id, COUNT(*) AS n
-    FROM therapy_sessions_attendance a
-    WHERE a.status = %(unexcused)s
-      AND a.session_start >= %(window_start)s AND a.session_start <= %(now)s
-    GROUP BY a.patient_id
-    HAVING COUNT(*) >= %(count_rule)s
-), broken AS (
-    SELECT patient_id FROM absences
-    UNION
-    SELECT patient_id FROM therapy_sessions_noshowrun WHERE run >= %(run_rule)s
+WITH broken AS (
+    SELECT patient_id, MAX(n) AS n
+    FROM (
+        SELECT a.patient_id, COUNT(*) AS n
+        FROM therapy_sessions_attendance a
+        WHERE a.status = 'unexcused'
+          AND a.session_start >= %(window_start)s AND a.session_start <= %(now)s
+        GROUP BY a.patient_id
+        HAVING COUNT(*) >= %(count_rule)s
+        UNION ALL
+        SELECT patient_id, 0 FROM therapy_sessions_noshowrun WHERE run >= %(run_rule)s
+    ) rules
+    GROUP BY patient_id
 ), flagged AS (
     SELECT {patient},
-           COALESCE(ab.n, 0) AS absences,
+           b.n AS absences,
            CASE WHEN r.run >= %(run_rule)s THEN LEAST(r.run, %(cap)s) ELSE 0 END
              AS run
     FROM broken b
     JOIN patients_patient p ON p.id = b.patient_id
-    LEFT JOIN absences ab ON ab.patient_id = p.id
     LEFT JOIN therapy_sessions_noshowrun r ON r.patient_id = p.id
-    WHERE p.status IN (%(admitted)s, %(on_hold)s) {filter}
+    WHERE p.status IN ('admitted', 'on_hold') {filter}
 )
 SELECT f.absences, f.run, f.count, d.full_name, {review_columns}, {f_patient}
 FROM ({page}) f
@@ -807,7 +853,7 @@ NOT_REVIEWED_SQL = """
           SELECT 1 FROM therapy_sessions_flagreview fr
           WHERE fr.patient_id = p.id AND NOT EXISTS (
               SELECT 1 FROM therapy_sessions_attendance a
-              WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
+              WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
                 AND a.session_start > fr.reviewed_at
           )
       ))"""
@@ -822,7 +868,7 @@ LEFT JOIN LATERAL (
     JOIN {users} u ON u.id = fr.reviewed_by_id
     WHERE fr.patient_id = f.id AND NOT EXISTS (
         SELECT 1 FROM therapy_sessions_attendance a
-        WHERE a.patient_id = fr.patient_id AND a.status = %(unexcused)s
+        WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
           AND a.session_start > fr.reviewed_at
     )
     ORDER BY fr.reviewed_at DESC, fr.id DESC
@@ -860,14 +906,11 @@ def _flag_rows(
     run_rule = clinic_settings.consecutive_noshow_rule
     number, size, params = _page_params(page, per_page)
     params.update(
-        unexcused=Status.UNEXCUSED,
         cap=run_rule + RUN_LOOKBACK,
         run_rule=run_rule,
         window_start=now - datetime.timedelta(days=clinic_settings.absence_rule_days),
         now=now,
         count_rule=clinic_settings.absence_rule_count,
-        admitted=Patient.Status.ADMITTED,
-        on_hold=Patient.Status.ON_HOLD,
         doctor=doctor.pk if doctor is not None else None,
         patient=patient.pk if patient is not None else None,
         include_reviewed=include_reviewed,
@@ -893,7 +936,7 @@ def _flag_rows(
         f_patient=_row_patient_columns("f"),
         **_TABLES,
     )
-    found = _rows(sql, params)
+    found = _rows(sql, params, prepared=True)
     rows = []
     for row in found:
         absences, run, _, doctor_name = row[:4]
