@@ -7,26 +7,23 @@ more than the page's data. The markup is the one detail.html wrote, whitespace
 included; every value is escaped (core.htmlrows)."""
 
 from django import template
-from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 
-from core import htmlrows
+from core import htmlrows, urlcache
 
 register = template.Library()
 
 
 class _Formats:
-    """Detail URLs reversed once per table with a stand-in id, and dates as the
+    """Detail URLs (reversed once per process, core.urlcache), and dates as the
     `date` filter writes "M j, Y" (core.htmlrows)."""
 
-    STAND_IN = "2147483647"
-
     def __init__(self, *url_names):
-        self.urls = {name: reverse(name, args=[self.STAND_IN]) for name in url_names}
+        pass
 
     def url(self, name, pk):
-        return self.urls[name].replace(self.STAND_IN, str(int(pk)))
+        return urlcache.url(name, pk)
 
     def day(self, d):
         return SafeString(htmlrows.date(d, "M j, Y"))
@@ -230,3 +227,90 @@ def history_rows(history):
         )
         for h in history
     )
+
+
+# ---------------------------------------------------------------- summary
+
+FACTS = (
+    "    <dt>Record number</dt><dd>{record}</dd>"
+    "\n    <dt>Status</dt><dd>{status}</dd>"
+    "\n    <dt>Referred</dt><dd>{referred}</dd>"
+    "\n    <dt>Date of birth</dt><dd>{born} (age {age})</dd>"
+    "\n    <dt>Phone</dt><dd>{phone}</dd>"
+    "\n    <dt>Email</dt><dd>{email}</dd>"
+    "\n    <dt>Preferred language</dt><dd>{language}</dd>"
+    "\n    <dt>Presenting problems</dt><dd>{problems}</dd>"
+    "\n    <dt>Medical probation</dt><dd>{probation}</dd>"
+    "\n    <dt>Track</dt><dd>{track}</dd>"
+    "\n    <dt>Primary counselor</dt><dd>{counselor}</dd>"
+    "\n    <dt>Attending doctor</dt><dd>{doctor}</dd>"
+    "\n    <dt>Sponsor required</dt><dd>{sponsor_required}</dd>"
+)
+NO_ACTIVE_CONSENT = mark_safe(' <span class="badge bad">no active consent yet</span>')
+
+
+def _or_dash(value):
+    """`{{ value|default:"—" }}`."""
+    return value if value else DASH
+
+
+@register.simple_tag
+def patient_facts(patient, active_consent):
+    """The summary's <dt>/<dd> pairs (the patient read with its track,
+    counselor and doctor)."""
+    fmt = _Formats()
+    status = [htmlrows.esc(patient.get_status_display())]
+    if patient.admitted_on:
+        status.append(htmlrows.format(" · admitted {}", fmt.day(patient.admitted_on)))
+    if patient.discharged_on:
+        status.append(
+            htmlrows.format(
+                " · discharged {} ({})",
+                fmt.day(patient.discharged_on),
+                patient.get_discharge_reason_display(),
+            )
+        )
+    referred = htmlrows.format(
+        "{} · {}", fmt.day(patient.referred_on), patient.get_referral_source_display()
+    )
+    if patient.referral_detail:
+        referred += htmlrows.format(" · {}", patient.referral_detail)
+    labels = patient.presenting_problem_labels
+    problems = htmlrows.format("{}", ", ".join(map(str, labels))) if labels else DASH
+    if patient.presenting_problems_other:
+        problems += htmlrows.format(" ({})", patient.presenting_problems_other)
+    if patient.medical_probation:
+        probation = htmlrows.format(
+            '<span class="badge warn">Yes</span> {}', patient.medical_probation_details
+        )
+    else:
+        probation = "No"
+    if patient.sponsor_required:
+        sponsor_required = _join(["Yes", "" if active_consent else NO_ACTIVE_CONSENT])
+    else:
+        sponsor_required = "No"
+    track = patient.track
+    return htmlrows.format(
+        FACTS,
+        record=patient.record_number,
+        status=_join(status),
+        referred=referred,
+        born=fmt.day(patient.date_of_birth),
+        age=patient.age,
+        phone=_or_dash(patient.phone),
+        email=_or_dash(patient.email),
+        language=patient.preferred_language,
+        problems=SafeString(problems),
+        probation=SafeString(probation),
+        track=_or_dash(track.name if track is not None else ""),
+        counselor=_or_dash(patient.primary_counselor),
+        doctor=_or_dash(patient.attending_doctor),
+        sponsor_required=SafeString(sponsor_required),
+    )
+
+
+@register.simple_tag
+def pk_url(name, pk=None):
+    """`{% url name pk %}` for an integer id (or no argument), without a
+    reverse() per call (core.urlcache)."""
+    return urlcache.url(name, pk)

@@ -6,14 +6,11 @@ included; every value is escaped (core.htmlrows)."""
 
 from django import template
 from django.template.defaultfilters import truncatechars
-from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from core import htmlrows
+from core import htmlrows, urlcache
 
 register = template.Library()
-
-STAND_IN = "2147483647"
 
 
 def _join(parts):
@@ -22,13 +19,13 @@ def _join(parts):
 
 
 class _Urls:
-    """Detail URLs reversed once per table with a stand-in id."""
+    """Detail URLs, reversed once per process (core.urlcache)."""
 
     def __init__(self, *names):
-        self.urls = {name: reverse(name, args=[STAND_IN]) for name in names}
+        pass
 
     def __call__(self, name, pk):
-        return self.urls[name].replace(STAND_IN, str(int(pk)))
+        return urlcache.url(name, pk)
 
 
 def _dates():
