@@ -307,10 +307,3 @@ def patient_facts(patient, active_consent):
         doctor=_or_dash(patient.attending_doctor),
         sponsor_required=SafeString(sponsor_required),
     )
-
-
-@register.simple_tag
-def pk_url(name, pk=None):
-    """`{% url name pk %}` for an integer id (or no argument), without a
-    reverse() per call (core.urlcache)."""
-    return urlcache.url(name, pk)

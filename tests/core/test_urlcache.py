@@ -33,3 +33,13 @@ def test_another_urlconf_is_followed():
     with override_settings(ROOT_URLCONF="tests.core.urls_moved"):
         assert urlcache.url("patients:detail", 7) == "/elsewhere/patients/7/"
     assert urlcache.url("patients:detail", 7) == before
+
+
+def test_the_tag_writes_what_the_url_tag_writes():
+    from django.template import engines
+
+    engine = engines["django"]
+    for name, arg in (("patients:detail", " 5"), ("therapy_sessions:calendar", "")):
+        ours = engine.from_string(f"{{% load pk_urls %}}{{% pk_url '{name}'{arg} %}}")
+        theirs = engine.from_string(f"{{% url '{name}'{arg} %}}")
+        assert ours.render({}) == theirs.render({})
