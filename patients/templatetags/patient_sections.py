@@ -7,6 +7,7 @@ more than the page's data. The markup is the one detail.html wrote, whitespace
 included; every value is escaped (core.htmlrows)."""
 
 from django import template
+from django.template.defaultfilters import linebreaksbr
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 
@@ -30,6 +31,11 @@ class _Formats:
 
 
 DASH = "—"
+
+
+def _or_dash(value, dash=DASH):
+    """`{{ value|default:"—" }}` (or another default)."""
+    return value if value else dash
 
 
 def _join(parts):
@@ -206,6 +212,89 @@ def decision_rows(req):
     )
 
 
+# ---------------------------------------------------------------- requests
+
+REQUEST = (
+    '\n  <article aria-labelledby="req-{pk}-h">'
+    '\n    <h3 id="req-{pk}-h">Request of {requested} <span class="badge{badge}">'
+    "{status}</span></h3>"
+    '\n    <p class="small">Asked by {requested_by}{doctor} · {level} ({asam}) ·'
+    " {track} from {start}{probation}</p>"
+    "\n    <p>{summary}</p>"
+    "\n    {withdraw}"
+    "\n    {decide}"
+    "\n    {decisions}"
+    "\n  </article>"
+    "\n  "
+)
+DECISIONS_TABLE = (
+    '\n    <div class="table-wrap">'
+    "\n    <table>"
+    '\n      <caption class="muted small">Decisions on this request</caption>'
+    '\n      <thead><tr><th scope="col">Decision</th><th scope="col">Signed</th>'
+    '<th scope="col">Conditions / reason</th><th scope="col">Review</th>'
+    '<th scope="col">State</th></tr></thead>'
+    "\n      <tbody>"
+    "\n      {}"
+    "\n      </tbody>"
+    "\n    </table>"
+    "\n    </div>"
+    "\n    "
+)
+NO_REQUEST = mark_safe('\n  <p class="muted">No admission request yet.</p>\n  ')
+
+
+def _request(req, can_manage, can_decide, fmt):
+    pending = req.status == "pending"
+    return htmlrows.format(
+        REQUEST,
+        pk=req.pk,
+        requested=fmt.day(req.requested_at),
+        badge=" warn" if pending else "",
+        status=req.get_status_display(),
+        requested_by=_name(req.requested_by),
+        doctor=htmlrows.format(", for review by {}", req.doctor) if req.doctor else "",
+        level=req.get_level_of_care_display(),
+        asam=req.get_asam_edition_display(),
+        track=_or_dash(
+            req.proposed_track.name if req.proposed_track else "", "no track"
+        ),
+        start=fmt.day(req.proposed_start),
+        probation=htmlrows.format(
+            ' · <span class="badge warn">medical probation</span> {}',
+            req.medical_probation_details,
+        )
+        if req.medical_probation
+        else "",
+        summary=linebreaksbr(req.clinical_summary, autoescape=True),
+        withdraw=htmlrows.format(
+            '<p><a href="{}">Withdraw this request</a></p>',
+            fmt.url("patients:request_withdraw", req.pk),
+        )
+        if pending and can_manage
+        else "",
+        decide=htmlrows.format(
+            '<p><a class="button" href="{}">Review and decide</a></p>',
+            fmt.url("patients:decide", req.pk),
+        )
+        if pending and can_decide
+        else "",
+        decisions=htmlrows.format(DECISIONS_TABLE, decision_rows(req))
+        if req.decision_list
+        else "",
+    )
+
+
+@register.simple_tag
+def request_articles(requests, can_manage, can_decide):
+    """The <article> of each admission request (newest first, each with its
+    decisions), or the line saying there is none."""
+    if not requests:
+        return NO_REQUEST
+    fmt = _Formats()
+    return _join(_request(req, can_manage, can_decide, fmt) for req in requests)
+
+
 # ---------------------------------------------------------------- status history
 
 HISTORY_ROW = "\n    <tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n    "
@@ -247,11 +336,6 @@ FACTS = (
     "\n    <dt>Sponsor required</dt><dd>{sponsor_required}</dd>"
 )
 NO_ACTIVE_CONSENT = mark_safe(' <span class="badge bad">no active consent yet</span>')
-
-
-def _or_dash(value):
-    """`{{ value|default:"—" }}`."""
-    return value if value else DASH
 
 
 @register.simple_tag

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.django_db
 
 LEGACY = Path(__file__).parent / "legacy_rows"
 SPLIT = "<!--legacy|tag-->"
-LOADS = "{% load patient_sections attendance_tags patient_section_tags %}"
+LOADS = "{% load patient_sections attendance_tags patient_section_tags pk_urls %}"
 
 # (legacy loop, the tag that replaced it, the context names it reads)
 ROWS = [
@@ -44,6 +44,7 @@ ROWS = [
     ("decisions", "{% decision_rows req %}"),
     ("history", "{% history_rows status_history %}"),
     ("facts", "{% patient_facts patient active_consent %}"),
+    ("requests", "{% request_articles requests can_manage can_decide %}"),
     ("ticks", "{% chart_ticks c %}"),
     ("bars", "{% chart_bars c %}"),
     ("weeks", "{% week_rows hours.weeks %}"),
@@ -70,6 +71,7 @@ def _assert_rows_agree(patient, user):
             "c": data["hours"]["chart"],
             "alerts": data["sponsor_alerts"],
             "can_manage": can,
+            "can_decide": not can,
             "can_retry_alerts": can,
         }
         contexts = {
@@ -189,3 +191,20 @@ def test_the_summary_facts_agree(staff_user, doctor_user, fields):
     bare = {**data, "patient": PatientFactory(), "active_consent": False}
     legacy, built = _both("facts", tag, bare, request)
     assert built == legacy
+
+
+def test_a_pending_request_agrees(staff_user, doctor_user):
+    """A pending request (withdraw and decide links: the rows are compared with
+    can_manage and can_decide each way), with medical probation, a doctor to
+    review it and a summary of several lines to escape."""
+    patient = register(staff_user, first_name="Gus", last_name="Hart")
+    req = request_admission(
+        patient,
+        staff_user,
+        clinical_summary="Line one <b>\nLine & two\r\n\nLine four",
+        medical_probation=True,
+        medical_probation_details="Weekly <labs>",
+        doctor=doctor_user,
+    )
+    assert req.status == "pending"
+    assert _assert_rows_agree(patient, staff_user) > 3
