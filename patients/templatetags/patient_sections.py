@@ -169,6 +169,86 @@ def consent_rows(context, sponsor, can_manage):
     return _join(rows)
 
 
+# ---------------------------------------------------------------- sponsors
+
+SPONSOR_HEAD = (
+    '<article class="sponsor" aria-labelledby="sponsor-{pk}-h">'
+    '\n    <h3 id="sponsor-{pk}-h">{name} <span class="muted small">· {relationship}'
+    "</span>"
+    "\n      {badge}</h3>"
+    '\n    <p class="small">{email}{sep}{phone} · alerts by {channel}{login}'
+    "\n      {links}</p>"
+)
+CONSENT_BADGE_ACTIVE = {
+    True: mark_safe('<span class="badge ok">consent active</span>'),
+    False: mark_safe('<span class="badge bad">no active consent</span>'),
+}
+SPONSOR_LINKS = (
+    ' · <a href="{}">Edit</a> · <a href="{}">Record a new consent</a>'
+    ' · <a href="{}">Print consent form</a>'
+)
+CONSENTS_TABLE = (
+    '\n    <div class="table-wrap">'
+    "\n    <table>"
+    '\n      <caption class="muted small">Consents to {name}</caption>'
+    '\n      <thead><tr><th scope="col">Consent</th><th scope="col">Status</th>'
+    '<th scope="col">What</th><th scope="col">Effective</th>'
+    '<th scope="col">Expires</th><th scope="col">Signed</th>'
+    '<th scope="col">Revocation</th>{actions}</tr></thead>'
+    "\n      <tbody>"
+    "\n      {rows}"
+    "\n      </tbody>"
+    "\n    </table>"
+    "\n    </div>"
+    "\n    "
+)
+ACTIONS_TH = mark_safe('<th scope="col">Actions</th>')
+NO_CONSENT = (
+    '<p class="muted">No consent recorded yet: nothing may be disclosed to {}.</p>'
+)
+
+
+@register.simple_tag
+def sponsor_head(sponsor, can_manage):
+    """The opening of a sponsor's <article>: its heading (consent active or not)
+    and its contact line, with the staff's links."""
+    links = ""
+    if can_manage:
+        links = htmlrows.format(
+            SPONSOR_LINKS,
+            urlcache.url("patients:sponsor_edit", sponsor.pk),
+            urlcache.url("patients:consent_create", sponsor.pk),
+            urlcache.url("patients:consent_blank_pdf", sponsor.pk),
+        )
+    return htmlrows.format(
+        SPONSOR_HEAD,
+        pk=sponsor.pk,
+        name=sponsor.full_name,
+        relationship=sponsor.get_relationship_display(),
+        badge=CONSENT_BADGE_ACTIVE[bool(sponsor.has_active_consent)],
+        email=sponsor.email or "",
+        sep=" · " if sponsor.email and sponsor.phone else "",
+        phone=sponsor.phone,
+        channel=str(sponsor.get_preferred_channel_display()).lower(),
+        login=" · has a login" if sponsor.user_id else "",
+        links=links,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def sponsor_consents(context, sponsor, can_manage):
+    """A sponsor's consents table (consent_rows), or the line saying nothing
+    may be disclosed."""
+    if not sponsor.consent_rows:
+        return htmlrows.format(NO_CONSENT, sponsor.first_name)
+    return htmlrows.format(
+        CONSENTS_TABLE,
+        name=sponsor.full_name,
+        actions=ACTIONS_TH if can_manage else "",
+        rows=consent_rows(context, sponsor, can_manage),
+    )
+
+
 # ---------------------------------------------------------------- decisions
 
 DECISION_ROW = (

@@ -41,6 +41,8 @@ LOADS = "{% load patient_sections attendance_tags patient_section_tags pk_urls %
 # (legacy loop, the tag that replaced it, the context names it reads)
 ROWS = [
     ("consents", "{% consent_rows sponsor can_manage %}"),
+    ("sponsor_head", "{% sponsor_head sponsor can_manage %}"),
+    ("sponsor_consents", "{% sponsor_consents sponsor can_manage %}"),
     ("decisions", "{% decision_rows req %}"),
     ("history", "{% history_rows status_history %}"),
     ("facts", "{% patient_facts patient active_consent %}"),
@@ -76,6 +78,8 @@ def _assert_rows_agree(patient, user):
         }
         contexts = {
             "consents": [{**base, "sponsor": s} for s in data["sponsors"]],
+            "sponsor_head": [{**base, "sponsor": s} for s in data["sponsors"]],
+            "sponsor_consents": [{**base, "sponsor": s} for s in data["sponsors"]],
             "decisions": [{**base, "req": r} for r in data["requests"]],
         }
         for name, tag in ROWS:
