@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 
 from core import htmlrows, urlcache
+from core.choices import display
 
 register = template.Library()
 
@@ -153,7 +154,7 @@ def consent_rows(context, sponsor, can_manage):
                 else "",
                 badge=CONSENT_BADGE.get(status, " bad"),
                 status=capfirst(status),
-                scope=c.get_scope_display(),
+                scope=display(c, "scope"),
                 purpose=c.purpose,
                 effective=fmt.day(c.effective_on),
                 expires=_expires(c, fmt),
@@ -224,12 +225,12 @@ def sponsor_head(sponsor, can_manage):
         SPONSOR_HEAD,
         pk=sponsor.pk,
         name=sponsor.full_name,
-        relationship=sponsor.get_relationship_display(),
+        relationship=display(sponsor, "relationship"),
         badge=CONSENT_BADGE_ACTIVE[bool(sponsor.has_active_consent)],
         email=sponsor.email or "",
         sep=" · " if sponsor.email and sponsor.phone else "",
         phone=sponsor.phone,
-        channel=str(sponsor.get_preferred_channel_display()).lower(),
+        channel=str(display(sponsor, "preferred_channel")).lower(),
         login=" · has a login" if sponsor.user_id else "",
         links=links,
     )
@@ -281,7 +282,7 @@ def decision_rows(req):
         htmlrows.format(
             DECISION_ROW,
             url=fmt.url("patients:decision", d.pk),
-            decision=d.get_decision_display(),
+            decision=display(d, "decision"),
             signed_by=str(d.signed_by),
             signed_at=_day_time(d.signed_at),
             conditions=d.conditions or d.reason or DASH,
@@ -331,11 +332,11 @@ def _request(req, can_manage, can_decide, fmt):
         pk=req.pk,
         requested=fmt.day(req.requested_at),
         badge=" warn" if pending else "",
-        status=req.get_status_display(),
+        status=display(req, "status"),
         requested_by=_name(req.requested_by),
         doctor=htmlrows.format(", for review by {}", req.doctor) if req.doctor else "",
-        level=req.get_level_of_care_display(),
-        asam=req.get_asam_edition_display(),
+        level=display(req, "level_of_care"),
+        asam=display(req, "asam_edition"),
         track=_or_dash(
             req.proposed_track.name if req.proposed_track else "", "no track"
         ),
@@ -387,10 +388,10 @@ def history_rows(history):
         htmlrows.format(
             HISTORY_ROW,
             _day_time(h.at),
-            htmlrows.format("{} → ", h.get_from_status_display())
+            htmlrows.format("{} → ", display(h, "from_status"))
             if h.from_status
             else "",
-            h.get_to_status_display(),
+            display(h, "to_status"),
             _name(h.by) or DASH,
             h.reason,
         )
@@ -423,7 +424,7 @@ def patient_facts(patient, active_consent):
     """The summary's <dt>/<dd> pairs (the patient read with its track,
     counselor and doctor)."""
     fmt = _Formats()
-    status = [htmlrows.esc(patient.get_status_display())]
+    status = [htmlrows.esc(display(patient, "status"))]
     if patient.admitted_on:
         status.append(htmlrows.format(" · admitted {}", fmt.day(patient.admitted_on)))
     if patient.discharged_on:
@@ -431,11 +432,11 @@ def patient_facts(patient, active_consent):
             htmlrows.format(
                 " · discharged {} ({})",
                 fmt.day(patient.discharged_on),
-                patient.get_discharge_reason_display(),
+                display(patient, "discharge_reason"),
             )
         )
     referred = htmlrows.format(
-        "{} · {}", fmt.day(patient.referred_on), patient.get_referral_source_display()
+        "{} · {}", fmt.day(patient.referred_on), display(patient, "referral_source")
     )
     if patient.referral_detail:
         referred += htmlrows.format(" · {}", patient.referral_detail)

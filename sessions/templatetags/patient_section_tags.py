@@ -9,6 +9,7 @@ from django.template.defaultfilters import truncatechars
 from django.utils.safestring import SafeString, mark_safe
 
 from core import htmlrows, urlcache
+from core.choices import display
 
 register = template.Library()
 
@@ -132,7 +133,7 @@ def _alert_state(a, _date):
         else ""
     )
     return htmlrows.format(
-        '<span class="badge">{}</span>{}', a.get_state_display(), reason
+        '<span class="badge">{}</span>{}', display(a, "state"), reason
     )
 
 
@@ -174,9 +175,9 @@ def sponsor_alert_rows(context, alerts, can_retry):
                 pk=a.pk,
                 url=url("therapy_sessions:detail", a.session_id),
                 start=_date(a.session.start, "D M j, H:i"),
-                kind=a.session.get_kind_display(),
+                kind=display(a.session, "kind"),
                 sponsor=a.sponsor.full_name if a.sponsor is not None else "",
-                channel=a.get_channel_display(),
+                channel=display(a, "channel"),
                 state=_alert_state(a, _date),
                 sent=_date(a.sent_at, "M j, H:i") if a.sent_at else "—",
                 retry=retry,
