@@ -37,39 +37,19 @@ class AuditContextMiddleware:
             _request_meta.reset(token)
 
 
-def audit_values(
-    *, user, action, obj=None, patient=None, changed_fields=(), summary=""
-):
-    """The columns of the audit row `audit()` writes (a field name each), for a
-    statement that writes the row itself (patients.page: the patient page's read
-    and its audit row in one statement)."""
+def audit(*, user, action, obj=None, patient=None, changed_fields=(), summary=""):
+    """Write one audit row: who did what to which record, and whose record it is."""
     from accounts.roles import role_of
 
     actor = user if getattr(user, "is_authenticated", False) else None
-    return {
-        "user": actor,
-        "role": (role_of(actor) or "") if actor else "",
-        "action": action,
-        "model": obj._meta.label if obj is not None else "",
-        "object_id": str(obj.pk) if obj is not None else "",
-        "patient": patient,
-        "changed_fields": sorted(changed_fields),
-        "summary": summary[:200],
-        "ip_address": None,
-        "user_agent": "",
-        **(_request_meta.get() or {}),
-    }
-
-
-def audit(*, user, action, obj=None, patient=None, changed_fields=(), summary=""):
-    """Write one audit row: who did what to which record, and whose record it is."""
     return AuditEvent.objects.create(
-        **audit_values(
-            user=user,
-            action=action,
-            obj=obj,
-            patient=patient,
-            changed_fields=changed_fields,
-            summary=summary,
-        )
+        user=actor,
+        role=(role_of(actor) or "") if actor else "",
+        action=action,
+        model=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        patient=patient,
+        changed_fields=sorted(changed_fields),
+        summary=summary[:200],
+        **(_request_meta.get() or {}),
     )

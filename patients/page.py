@@ -16,13 +16,12 @@ connection (core.db.prepared_cursor): PostgreSQL plans its forty subqueries once
 per connection, not on every request."""
 
 import datetime
-import json
 
 from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from core.audit import audit_values
+from core.audit import _request_meta
 from core.jsonrows import fetch_row, instance, parse_datetime
 from core.models import AuditEvent, ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, day_bounds
@@ -59,7 +58,7 @@ HOURS_WEEKS = 12  # as attendance.patient_hours_section
 # writes it (users without their password hash).
 #
 # The audit row for viewing the patient is written by the same statement (a
-# data-modifying WITH, the row's values as core.audit.audit_values gives them),
+# data-modifying WITH, the row's values as core.audit.audit() gives them),
 # only when the patient exists: one round trip and one commit instead of two
 # statements. The statement runs in autocommit, so the row is committed (and
 # durable) before the page is rendered, as audit() wrote it.
@@ -317,20 +316,22 @@ def _latest_marks(rows):
 
 
 def _audit_params(user):
-    """The audit row's values for viewing a patient (audit_values), as the
+    """The audit row's values for viewing a patient, as core.audit.audit()
+    gives them (who, their role, the request's address and browser), as the
     statement's parameters; the patient's id comes from the row read."""
-    values = audit_values(
-        user=user, action=AuditEvent.Action.VIEW, summary="Viewed patient record"
-    )
+    from accounts.roles import role_of
+
+    actor = user if getattr(user, "is_authenticated", False) else None
+    meta = _request_meta.get() or {}
     return {
-        "audit_user": values["user"].pk if values["user"] is not None else None,
-        "audit_role": values["role"],
-        "audit_action": values["action"],
+        "audit_user": actor.pk if actor is not None else None,
+        "audit_role": (role_of(actor) or "") if actor is not None else "",
+        "audit_action": AuditEvent.Action.VIEW.value,
         "audit_model": Patient._meta.label,
-        "audit_fields": json.dumps(values["changed_fields"]),
-        "audit_summary": values["summary"],
-        "audit_ip": values["ip_address"],
-        "audit_agent": values["user_agent"],
+        "audit_fields": "[]",
+        "audit_summary": "Viewed patient record",
+        "audit_ip": meta.get("ip_address"),
+        "audit_agent": meta.get("user_agent", ""),
     }
 
 
