@@ -141,7 +141,7 @@ def patient_edit(request, pk):
 
 @require_role(*CLINICAL)
 def patient_detail(request, pk):
-    # One statement for every section, then the audit row (patients.page).
+    # One statement for every section and the audit row (patients.page).
     context = page.patient_page(pk=pk, user=request.user)
     context["can_manage"] = has_role(request.user, *FRONT_DESK)
     context["can_schedule"] = context["can_manage"]

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Exists, OuterRef
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from core.db import prepared_cursor
@@ -252,7 +254,7 @@ facts AS MATERIALIZED (
            %(now)s - make_interval(mins => program.grace) AS cutoff,
            program.target_adult, program.target_minor
     FROM consents CROSS JOIN program
-)
+){disclose}
 SELECT f.id, f.patient_id, f.sponsor_id, f.scope, f.effective_on, f.n, f.total,
        f.number, f.first_name, f.last_name, f.date_of_birth, f.full_name,
        f.target_adult, f.target_minor,
@@ -312,6 +314,24 @@ ORDER BY f.n
 """
 
 
+# The Disclosure row of each consent shown (the patients of the page), written by
+# the page's own statement (portal.services.patients_page_disclose): the values
+# portal.services.disclosures_record gives them, in the page's order.
+DISCLOSE_SQL = """,
+disclosed AS (
+    INSERT INTO patients_disclosure
+           (patient_id, sponsor_id, consent_id, recipient, what, channel,
+            reference, at)
+    SELECT patient_id, sponsor_id, id,
+           LEFT(full_name || ' <' || %(recipient_email)s::text || '>', 200),
+           LEFT(%(what_head)s::text || number || %(what_tail)s::text, 300),
+           %(channel)s::text, LEFT(%(reference)s::text, 80), %(now)s
+    FROM consents
+    ORDER BY n
+    RETURNING id
+)"""
+
+
 _FactsRow = namedtuple(
     "_FactsRow",
     "consent_id patient_id sponsor_id scope effective_on n total number "
@@ -336,24 +356,38 @@ def _program_defaults():
 
 
 @functools.cache
-def _facts_sql(consents):
-    """FACTS_SQL over `consents`, on one line: psycopg keeps the parsed form of
-    statements shorter than 4 kB (so there are no -- comments in the SQL)."""
-    return " ".join(FACTS_SQL.format(consents=consents).split())
+def _facts_sql(consents, disclose=""):
+    """FACTS_SQL over `consents` (with the DISCLOSE_SQL step or not), on one
+    line: psycopg keeps the parsed form of statements shorter than 4 kB (so
+    there are no -- comments in the SQL)."""
+    return " ".join(FACTS_SQL.format(consents=consents, disclose=disclose).split())
 
 
 def _loaded(model, **values):
     """An instance as the ORM loads one with only(*values): a field the query
-    did not read is deferred (read on access), never a default value."""
-    names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(connection.alias, names, [values[name] for name in names])
+    did not read is deferred (read on access), never a default value.
+
+    Model.from_db would build it through Model.__init__ (a DEFERRED marker per
+    unread field, the init signals); for a model without init signal receivers
+    that amounts to filling the instance's attributes with the values read,
+    which is what this does, for a third of the time (30 instances a page)."""
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+        return model.from_db(connection.alias, names, [values[n] for n in names])
+    obj = model.__new__(model)
+    obj.__dict__.update(values)
+    state = obj._state = ModelState()
+    state.adding = False
+    state.db = connection.alias
+    return obj
 
 
-def _summaries(sql_consents, params, *, now, cls=Summary):
+def _summaries(sql_consents, params, *, now, cls=Summary, disclose=None):
     """Run FACTS_SQL over the consents chosen by `sql_consents`; returns the
     summaries (or cards) in order, with the total and the page number. The
     program settings come with them (their defaults while the row is unsaved,
-    as ClinicSettings.load() would create it)."""
+    as ClinicSettings.load() would create it). With `disclose` (DISCLOSE_SQL's
+    parameters) the statement also writes a Disclosure row per consent."""
     monday = week_start(clinic_today())
     params = {
         **params,
@@ -366,9 +400,11 @@ def _summaries(sql_consents, params, *, now, cls=Summary):
         "now": now,
         "cancelled": TherapySession.Status.CANCELLED,
         "unexcused": Attendance.Status.UNEXCUSED,
+        **(disclose or {}),
     }
+    sql = _facts_sql(sql_consents, DISCLOSE_SQL if disclose is not None else "")
     with prepared_cursor() as cursor:
-        cursor.execute(_facts_sql(sql_consents), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     summaries = []
     for row in map(_FactsRow._make, rows):
@@ -426,10 +462,12 @@ def _page_number(value):
     return min(max(number, 1), 1_000_000)
 
 
-def patients_page(*, user, page_number, day=None, now=None):
+def patients_page(*, user, page_number, day=None, now=None, disclose=None):
     """One page of this login's patients (PATIENTS_PAGE_SIZE, by name): a Page
     whose object_list holds each patient's Summary. A number past the end gives
-    the last page. One query, however many patients, sessions or alerts."""
+    the last page. One query, however many patients, sessions or alerts.
+    `disclose`: see _summaries (only portal.services.patients_page_disclose
+    passes it)."""
     summaries, total, number = _summaries(
         MINE_SQL,
         {
@@ -440,6 +478,7 @@ def patients_page(*, user, page_number, day=None, now=None):
             "size": PATIENTS_PAGE_SIZE,
         },
         now=now or timezone.now(),
+        disclose=disclose,
     )
     # The query has already cut the page; the paginator only does the numbering.
     page = Paginator(range(total), PATIENTS_PAGE_SIZE).page(number)

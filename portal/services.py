@@ -18,6 +18,7 @@ from core.models import AuditEvent
 from patients.models import PART2_NOTICE, Consent, Disclosure, Sponsor
 from sessions.pdf import attendance_letter_pdf
 
+from . import selectors
 from .emails import send_invitation_email
 from .models import SponsorInvitation, token_digest
 
@@ -292,6 +293,34 @@ def disclosures_record(
     return rows
 
 
+HOME_WHAT = (
+    "Sponsor page, list of patients (page {number}): hours this week "
+    "(when the consent covers hours), last missed session, next session, next "
+    "family session the sponsor is invited to"
+)
+
+
+def patients_page_disclose(*, user: User, page_number, reference: str = ""):
+    """The sponsor's page of patients (selectors.patients_page) and, in the same
+    statement, one Disclosure row per patient shown, with the values
+    disclosures_record writes (HOME_WHAT with the page's number, through the
+    portal). The page is read and its rows written in one round trip; the
+    statement commits on its own (autocommit), so the rows are durable before
+    the page is rendered."""
+    what_head, what_tail = HOME_WHAT.split("{number}")
+    return selectors.patients_page(
+        user=user,
+        page_number=page_number,
+        disclose={
+            "recipient_email": user.email,
+            "what_head": what_head,
+            "what_tail": what_tail,
+            "channel": Disclosure.Channel.PORTAL.value,
+            "reference": reference,
+        },
+    )
+
+
 def attendance_letter_render(*, user: User, consent, start, end, reference=""):
     """The sponsor's copy of the attendance letter as PDF bytes, logged as a
     disclosure: hours only when the consent covers them, and no identifiers
@@ -318,6 +347,7 @@ __all__ = [
     "InvitationError",
     "attendance_letter_render",
     "disclosures_record",
+    "patients_page_disclose",
     "invitation_accept",
     "invitation_check",
     "invitation_login_check",

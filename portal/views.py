@@ -54,16 +54,10 @@ def with_consent(view):
 @require_role(SPONSOR)
 @require_http_methods(["GET", "HEAD"])
 def home(request):
-    page = selectors.patients_page(
-        user=request.user, page_number=request.GET.get("page")
-    )
-    services.disclosures_record(
+    # The page and its Disclosure rows in one statement.
+    page = services.patients_page_disclose(
         user=request.user,
-        consents=[summary.consent for summary in page.object_list],
-        what=f"Sponsor page, list of patients (page {page.number}): hours this week "
-        "(when the consent covers hours), last missed session, next session, next "
-        "family session the sponsor is invited to",
-        channel=Disclosure.Channel.PORTAL,
+        page_number=request.GET.get("page"),
         reference=request.get_full_path(),
     )
     return _private(

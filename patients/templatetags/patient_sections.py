@@ -7,32 +7,36 @@ more than the page's data. The markup is the one detail.html wrote, whitespace
 included; every value is escaped (core.htmlrows)."""
 
 from django import template
-from django.urls import reverse
+from django.template.defaultfilters import linebreaksbr
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import capfirst
 
-from core import htmlrows
+from core import htmlrows, urlcache
+from core.choices import display
 
 register = template.Library()
 
 
 class _Formats:
-    """Detail URLs reversed once per table with a stand-in id, and dates as the
+    """Detail URLs (reversed once per process, core.urlcache), and dates as the
     `date` filter writes "M j, Y" (core.htmlrows)."""
 
-    STAND_IN = "2147483647"
-
     def __init__(self, *url_names):
-        self.urls = {name: reverse(name, args=[self.STAND_IN]) for name in url_names}
+        pass
 
     def url(self, name, pk):
-        return self.urls[name].replace(self.STAND_IN, str(int(pk)))
+        return urlcache.url(name, pk)
 
     def day(self, d):
         return SafeString(htmlrows.date(d, "M j, Y"))
 
 
 DASH = "—"
+
+
+def _or_dash(value, dash=DASH):
+    """`{{ value|default:"—" }}` (or another default)."""
+    return value if value else dash
 
 
 def _join(parts):
@@ -150,7 +154,7 @@ def consent_rows(context, sponsor, can_manage):
                 else "",
                 badge=CONSENT_BADGE.get(status, " bad"),
                 status=capfirst(status),
-                scope=c.get_scope_display(),
+                scope=display(c, "scope"),
                 purpose=c.purpose,
                 effective=fmt.day(c.effective_on),
                 expires=_expires(c, fmt),
@@ -164,6 +168,86 @@ def consent_rows(context, sponsor, can_manage):
             )
         )
     return _join(rows)
+
+
+# ---------------------------------------------------------------- sponsors
+
+SPONSOR_HEAD = (
+    '<article class="sponsor" aria-labelledby="sponsor-{pk}-h">'
+    '\n    <h3 id="sponsor-{pk}-h">{name} <span class="muted small">· {relationship}'
+    "</span>"
+    "\n      {badge}</h3>"
+    '\n    <p class="small">{email}{sep}{phone} · alerts by {channel}{login}'
+    "\n      {links}</p>"
+)
+CONSENT_BADGE_ACTIVE = {
+    True: mark_safe('<span class="badge ok">consent active</span>'),
+    False: mark_safe('<span class="badge bad">no active consent</span>'),
+}
+SPONSOR_LINKS = (
+    ' · <a href="{}">Edit</a> · <a href="{}">Record a new consent</a>'
+    ' · <a href="{}">Print consent form</a>'
+)
+CONSENTS_TABLE = (
+    '\n    <div class="table-wrap">'
+    "\n    <table>"
+    '\n      <caption class="muted small">Consents to {name}</caption>'
+    '\n      <thead><tr><th scope="col">Consent</th><th scope="col">Status</th>'
+    '<th scope="col">What</th><th scope="col">Effective</th>'
+    '<th scope="col">Expires</th><th scope="col">Signed</th>'
+    '<th scope="col">Revocation</th>{actions}</tr></thead>'
+    "\n      <tbody>"
+    "\n      {rows}"
+    "\n      </tbody>"
+    "\n    </table>"
+    "\n    </div>"
+    "\n    "
+)
+ACTIONS_TH = mark_safe('<th scope="col">Actions</th>')
+NO_CONSENT = (
+    '<p class="muted">No consent recorded yet: nothing may be disclosed to {}.</p>'
+)
+
+
+@register.simple_tag
+def sponsor_head(sponsor, can_manage):
+    """The opening of a sponsor's <article>: its heading (consent active or not)
+    and its contact line, with the staff's links."""
+    links = ""
+    if can_manage:
+        links = htmlrows.format(
+            SPONSOR_LINKS,
+            urlcache.url("patients:sponsor_edit", sponsor.pk),
+            urlcache.url("patients:consent_create", sponsor.pk),
+            urlcache.url("patients:consent_blank_pdf", sponsor.pk),
+        )
+    return htmlrows.format(
+        SPONSOR_HEAD,
+        pk=sponsor.pk,
+        name=sponsor.full_name,
+        relationship=display(sponsor, "relationship"),
+        badge=CONSENT_BADGE_ACTIVE[bool(sponsor.has_active_consent)],
+        email=sponsor.email or "",
+        sep=" · " if sponsor.email and sponsor.phone else "",
+        phone=sponsor.phone,
+        channel=str(display(sponsor, "preferred_channel")).lower(),
+        login=" · has a login" if sponsor.user_id else "",
+        links=links,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def sponsor_consents(context, sponsor, can_manage):
+    """A sponsor's consents table (consent_rows), or the line saying nothing
+    may be disclosed."""
+    if not sponsor.consent_rows:
+        return htmlrows.format(NO_CONSENT, sponsor.first_name)
+    return htmlrows.format(
+        CONSENTS_TABLE,
+        name=sponsor.full_name,
+        actions=ACTIONS_TH if can_manage else "",
+        rows=consent_rows(context, sponsor, can_manage),
+    )
 
 
 # ---------------------------------------------------------------- decisions
@@ -198,7 +282,7 @@ def decision_rows(req):
         htmlrows.format(
             DECISION_ROW,
             url=fmt.url("patients:decision", d.pk),
-            decision=d.get_decision_display(),
+            decision=display(d, "decision"),
             signed_by=str(d.signed_by),
             signed_at=_day_time(d.signed_at),
             conditions=d.conditions or d.reason or DASH,
@@ -207,6 +291,89 @@ def decision_rows(req):
         )
         for d in req.decision_list
     )
+
+
+# ---------------------------------------------------------------- requests
+
+REQUEST = (
+    '\n  <article aria-labelledby="req-{pk}-h">'
+    '\n    <h3 id="req-{pk}-h">Request of {requested} <span class="badge{badge}">'
+    "{status}</span></h3>"
+    '\n    <p class="small">Asked by {requested_by}{doctor} · {level} ({asam}) ·'
+    " {track} from {start}{probation}</p>"
+    "\n    <p>{summary}</p>"
+    "\n    {withdraw}"
+    "\n    {decide}"
+    "\n    {decisions}"
+    "\n  </article>"
+    "\n  "
+)
+DECISIONS_TABLE = (
+    '\n    <div class="table-wrap">'
+    "\n    <table>"
+    '\n      <caption class="muted small">Decisions on this request</caption>'
+    '\n      <thead><tr><th scope="col">Decision</th><th scope="col">Signed</th>'
+    '<th scope="col">Conditions / reason</th><th scope="col">Review</th>'
+    '<th scope="col">State</th></tr></thead>'
+    "\n      <tbody>"
+    "\n      {}"
+    "\n      </tbody>"
+    "\n    </table>"
+    "\n    </div>"
+    "\n    "
+)
+NO_REQUEST = mark_safe('\n  <p class="muted">No admission request yet.</p>\n  ')
+
+
+def _request(req, can_manage, can_decide, fmt):
+    pending = req.status == "pending"
+    return htmlrows.format(
+        REQUEST,
+        pk=req.pk,
+        requested=fmt.day(req.requested_at),
+        badge=" warn" if pending else "",
+        status=display(req, "status"),
+        requested_by=_name(req.requested_by),
+        doctor=htmlrows.format(", for review by {}", req.doctor) if req.doctor else "",
+        level=display(req, "level_of_care"),
+        asam=display(req, "asam_edition"),
+        track=_or_dash(
+            req.proposed_track.name if req.proposed_track else "", "no track"
+        ),
+        start=fmt.day(req.proposed_start),
+        probation=htmlrows.format(
+            ' · <span class="badge warn">medical probation</span> {}',
+            req.medical_probation_details,
+        )
+        if req.medical_probation
+        else "",
+        summary=linebreaksbr(req.clinical_summary, autoescape=True),
+        withdraw=htmlrows.format(
+            '<p><a href="{}">Withdraw this request</a></p>',
+            fmt.url("patients:request_withdraw", req.pk),
+        )
+        if pending and can_manage
+        else "",
+        decide=htmlrows.format(
+            '<p><a class="button" href="{}">Review and decide</a></p>',
+            fmt.url("patients:decide", req.pk),
+        )
+        if pending and can_decide
+        else "",
+        decisions=htmlrows.format(DECISIONS_TABLE, decision_rows(req))
+        if req.decision_list
+        else "",
+    )
+
+
+@register.simple_tag
+def request_articles(requests, can_manage, can_decide):
+    """The <article> of each admission request (newest first, each with its
+    decisions), or the line saying there is none."""
+    if not requests:
+        return NO_REQUEST
+    fmt = _Formats()
+    return _join(_request(req, can_manage, can_decide, fmt) for req in requests)
 
 
 # ---------------------------------------------------------------- status history
@@ -221,12 +388,87 @@ def history_rows(history):
         htmlrows.format(
             HISTORY_ROW,
             _day_time(h.at),
-            htmlrows.format("{} → ", h.get_from_status_display())
+            htmlrows.format("{} → ", display(h, "from_status"))
             if h.from_status
             else "",
-            h.get_to_status_display(),
+            display(h, "to_status"),
             _name(h.by) or DASH,
             h.reason,
         )
         for h in history
+    )
+
+
+# ---------------------------------------------------------------- summary
+
+FACTS = (
+    "    <dt>Record number</dt><dd>{record}</dd>"
+    "\n    <dt>Status</dt><dd>{status}</dd>"
+    "\n    <dt>Referred</dt><dd>{referred}</dd>"
+    "\n    <dt>Date of birth</dt><dd>{born} (age {age})</dd>"
+    "\n    <dt>Phone</dt><dd>{phone}</dd>"
+    "\n    <dt>Email</dt><dd>{email}</dd>"
+    "\n    <dt>Preferred language</dt><dd>{language}</dd>"
+    "\n    <dt>Presenting problems</dt><dd>{problems}</dd>"
+    "\n    <dt>Medical probation</dt><dd>{probation}</dd>"
+    "\n    <dt>Track</dt><dd>{track}</dd>"
+    "\n    <dt>Primary counselor</dt><dd>{counselor}</dd>"
+    "\n    <dt>Attending doctor</dt><dd>{doctor}</dd>"
+    "\n    <dt>Sponsor required</dt><dd>{sponsor_required}</dd>"
+)
+NO_ACTIVE_CONSENT = mark_safe(' <span class="badge bad">no active consent yet</span>')
+
+
+@register.simple_tag
+def patient_facts(patient, active_consent):
+    """The summary's <dt>/<dd> pairs (the patient read with its track,
+    counselor and doctor)."""
+    fmt = _Formats()
+    status = [htmlrows.esc(display(patient, "status"))]
+    if patient.admitted_on:
+        status.append(htmlrows.format(" · admitted {}", fmt.day(patient.admitted_on)))
+    if patient.discharged_on:
+        status.append(
+            htmlrows.format(
+                " · discharged {} ({})",
+                fmt.day(patient.discharged_on),
+                display(patient, "discharge_reason"),
+            )
+        )
+    referred = htmlrows.format(
+        "{} · {}", fmt.day(patient.referred_on), display(patient, "referral_source")
+    )
+    if patient.referral_detail:
+        referred += htmlrows.format(" · {}", patient.referral_detail)
+    labels = patient.presenting_problem_labels
+    problems = htmlrows.format("{}", ", ".join(map(str, labels))) if labels else DASH
+    if patient.presenting_problems_other:
+        problems += htmlrows.format(" ({})", patient.presenting_problems_other)
+    if patient.medical_probation:
+        probation = htmlrows.format(
+            '<span class="badge warn">Yes</span> {}', patient.medical_probation_details
+        )
+    else:
+        probation = "No"
+    if patient.sponsor_required:
+        sponsor_required = _join(["Yes", "" if active_consent else NO_ACTIVE_CONSENT])
+    else:
+        sponsor_required = "No"
+    track = patient.track
+    return htmlrows.format(
+        FACTS,
+        record=patient.record_number,
+        status=_join(status),
+        referred=referred,
+        born=fmt.day(patient.date_of_birth),
+        age=patient.age,
+        phone=_or_dash(patient.phone),
+        email=_or_dash(patient.email),
+        language=patient.preferred_language,
+        problems=SafeString(problems),
+        probation=SafeString(probation),
+        track=_or_dash(track.name if track is not None else ""),
+        counselor=_or_dash(patient.primary_counselor),
+        doctor=_or_dash(patient.attending_doctor),
+        sponsor_required=SafeString(sponsor_required),
     )

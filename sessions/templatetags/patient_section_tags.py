@@ -6,14 +6,12 @@ included; every value is escaped (core.htmlrows)."""
 
 from django import template
 from django.template.defaultfilters import truncatechars
-from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from core import htmlrows
+from core import htmlrows, urlcache
+from core.choices import display
 
 register = template.Library()
-
-STAND_IN = "2147483647"
 
 
 def _join(parts):
@@ -22,13 +20,13 @@ def _join(parts):
 
 
 class _Urls:
-    """Detail URLs reversed once per table with a stand-in id."""
+    """Detail URLs, reversed once per process (core.urlcache)."""
 
     def __init__(self, *names):
-        self.urls = {name: reverse(name, args=[STAND_IN]) for name in names}
+        pass
 
     def __call__(self, name, pk):
-        return self.urls[name].replace(STAND_IN, str(int(pk)))
+        return urlcache.url(name, pk)
 
 
 def _dates():
@@ -135,7 +133,7 @@ def _alert_state(a, _date):
         else ""
     )
     return htmlrows.format(
-        '<span class="badge">{}</span>{}', a.get_state_display(), reason
+        '<span class="badge">{}</span>{}', display(a, "state"), reason
     )
 
 
@@ -177,9 +175,9 @@ def sponsor_alert_rows(context, alerts, can_retry):
                 pk=a.pk,
                 url=url("therapy_sessions:detail", a.session_id),
                 start=_date(a.session.start, "D M j, H:i"),
-                kind=a.session.get_kind_display(),
+                kind=display(a.session, "kind"),
                 sponsor=a.sponsor.full_name if a.sponsor is not None else "",
-                channel=a.get_channel_display(),
+                channel=display(a, "channel"),
                 state=_alert_state(a, _date),
                 sent=_date(a.sent_at, "M j, H:i") if a.sent_at else "—",
                 retry=retry,

@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from core.timeutil import clinic_today
 from patients import page, services
+from patients.models import Patient
 from sessions.models import Alert, TherapySession
 from sessions.services.flags import flag_review_record
 from tests.factories import (
     ConsentFactory,
+    PatientFactory,
     SessionFactory,
     SponsorFactory,
     TrackFactory,
@@ -34,13 +36,17 @@ pytestmark = pytest.mark.django_db
 
 LEGACY = Path(__file__).parent / "legacy_rows"
 SPLIT = "<!--legacy|tag-->"
-LOADS = "{% load patient_sections attendance_tags patient_section_tags %}"
+LOADS = "{% load patient_sections attendance_tags patient_section_tags pk_urls %}"
 
 # (legacy loop, the tag that replaced it, the context names it reads)
 ROWS = [
     ("consents", "{% consent_rows sponsor can_manage %}"),
+    ("sponsor_head", "{% sponsor_head sponsor can_manage %}"),
+    ("sponsor_consents", "{% sponsor_consents sponsor can_manage %}"),
     ("decisions", "{% decision_rows req %}"),
     ("history", "{% history_rows status_history %}"),
+    ("facts", "{% patient_facts patient active_consent %}"),
+    ("requests", "{% request_articles requests can_manage can_decide %}"),
     ("ticks", "{% chart_ticks c %}"),
     ("bars", "{% chart_bars c %}"),
     ("weeks", "{% week_rows hours.weeks %}"),
@@ -67,10 +73,13 @@ def _assert_rows_agree(patient, user):
             "c": data["hours"]["chart"],
             "alerts": data["sponsor_alerts"],
             "can_manage": can,
+            "can_decide": not can,
             "can_retry_alerts": can,
         }
         contexts = {
             "consents": [{**base, "sponsor": s} for s in data["sponsors"]],
+            "sponsor_head": [{**base, "sponsor": s} for s in data["sponsors"]],
+            "sponsor_consents": [{**base, "sponsor": s} for s in data["sponsors"]],
             "decisions": [{**base, "req": r} for r in data["requests"]],
         }
         for name, tag in ROWS:
@@ -138,3 +147,68 @@ def test_the_rows_of_alerts_reviews_and_decisions_agree(staff_user, doctor_user)
         expires_on_discharge=True,
     )
     assert _assert_rows_agree(other, staff_user) > 5
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {
+            "status": "discharged",
+            "admitted_on": datetime.date(2026, 1, 5),
+            "discharged_on": datetime.date(2026, 3, 1),
+            "discharge_reason": "other",
+            "referral_detail": "Judge <Ames> & co",
+            "presenting_problems": [],
+            "presenting_problems_other": 'Gaming "mostly"',
+            "medical_probation": True,
+            "medical_probation_details": "Liver <panel>",
+            "phone": "",
+            "email": "a&b@x.test",
+            "sponsor_required": True,
+        },
+        {
+            "status": "admitted",
+            "admitted_on": datetime.date(2026, 2, 5),
+            "presenting_problems": ["alcohol", "opioids", "unknown-code"],
+            "sponsor_required": True,
+            "preferred_name": "Al",
+        },
+    ],
+)
+def test_the_summary_facts_agree(staff_user, doctor_user, fields):
+    patient = register(staff_user, first_name="Fay", last_name="O'Neil")
+    Patient.objects.filter(pk=patient.pk).update(
+        track=TrackFactory(name="Evening <B>"),
+        primary_counselor=staff_user,
+        attending_doctor=doctor_user,
+        **fields,
+    )
+    if fields.get("sponsor_required") and "preferred_name" in fields:
+        ConsentFactory(sponsor=SponsorFactory(patient=patient))
+    request = RequestFactory().get(f"/patients/{patient.pk}/")
+    request.user = staff_user
+    data = page.patient_page(pk=patient.pk, user=staff_user)
+    tag = "{% patient_facts patient active_consent %}"
+    legacy, built = _both("facts", tag, data, request)
+    assert built == legacy
+    bare = {**data, "patient": PatientFactory(), "active_consent": False}
+    legacy, built = _both("facts", tag, bare, request)
+    assert built == legacy
+
+
+def test_a_pending_request_agrees(staff_user, doctor_user):
+    """A pending request (withdraw and decide links: the rows are compared with
+    can_manage and can_decide each way), with medical probation, a doctor to
+    review it and a summary of several lines to escape."""
+    patient = register(staff_user, first_name="Gus", last_name="Hart")
+    req = request_admission(
+        patient,
+        staff_user,
+        clinical_summary="Line one <b>\nLine & two\r\n\nLine four",
+        medical_probation=True,
+        medical_probation_details="Weekly <labs>",
+        doctor=doctor_user,
+    )
+    assert req.status == "pending"
+    assert _assert_rows_agree(patient, staff_user) > 3

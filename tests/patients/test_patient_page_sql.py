@@ -160,3 +160,35 @@ def test_the_statement_reads_times_as_the_orm_does(staff_user):
     assert read.created_at == Patient.objects.get(pk=patient.pk).created_at
     assert read.created_at.tzinfo is not None
     assert timezone.is_aware(read.created_at)
+
+
+def test_opening_the_page_writes_one_audit_row_with_the_requests_address(
+    client_for, staff_user
+):
+    """The statement writes the audit row itself: the same values as audit()
+    writes, the request's address and user agent included."""
+    patient = PatientFactory()
+    client = client_for(staff_user)
+    before = AuditEvent.objects.count()
+    response = client.get(
+        f"/patients/{patient.pk}/",
+        HTTP_USER_AGENT="Agent/1.0",
+        REMOTE_ADDR="10.1.2.3",
+    )
+    assert response.status_code == 200
+    assert AuditEvent.objects.count() == before + 1
+    row = AuditEvent.objects.order_by("-id").first()
+    assert (row.user_id, row.role, row.action, row.model, row.object_id) == (
+        staff_user.pk,
+        "Clinic staff",
+        "view",
+        "patients.Patient",
+        str(patient.pk),
+    )
+    assert (row.patient_id, row.summary, row.changed_fields) == (
+        patient.pk,
+        "Viewed patient record",
+        [],
+    )
+    assert (row.ip_address, row.user_agent) == ("10.1.2.3", "Agent/1.0")
+    assert abs((timezone.now() - row.at).total_seconds()) < 60

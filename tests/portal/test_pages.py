@@ -369,6 +369,49 @@ def test_a_home_page_with_two_patients_logs_one_disclosure_per_patient(client, s
     )
 
 
+def test_the_home_pages_disclosures_are_those_disclosures_record_writes(
+    client, sponsor
+):
+    """The page's statement writes the Disclosure rows itself: the same values as
+    portal.services.disclosures_record, in the page's order, a long name cut as
+    the model's field allows."""
+    from portal import services as portal_services
+
+    consents = [consented_patient(sponsor, last_name=f"Case{i:02d}") for i in range(12)]
+    Sponsor.objects.filter(pk=consents[10].sponsor_id).update(full_name="N" * 150)
+    sponsor.email = "s" * 60 + "@family.test"
+    sponsor.save(update_fields=["email"])
+    client.force_login(sponsor)
+    client.get("/sponsor/?page=2&x=" + "y" * 100)
+    written = _disclosures()
+    Disclosure.objects.all().delete()
+    for consent in consents[10:]:
+        consent.refresh_from_db()
+    expected = portal_services.disclosures_record(
+        user=sponsor,
+        consents=consents[10:],
+        what=portal_services.HOME_WHAT.format(number=2),
+        channel=Disclosure.Channel.PORTAL,
+        reference="/sponsor/?page=2&x=" + "y" * 100,
+    )
+
+    def values(row):
+        return (
+            row.patient_id,
+            row.sponsor_id,
+            row.consent_id,
+            row.recipient,
+            row.what,
+            row.channel,
+            row.reference,
+            row.by_id,
+        )
+
+    assert [values(r) for r in written] == [values(r) for r in expected]
+    assert len(written[0].recipient) == 200 and len(written[0].reference) == 80
+    assert all(r.at is not None for r in written)
+
+
 def test_pages_without_patient_data_log_no_disclosure(client, sponsor):
     _get(client, sponsor, "/sponsor/")
     client.get("/sponsor/preferences/")
@@ -612,8 +655,8 @@ def _fill(sponsor, patients, rows):
     "url, queries",
     [
         # session, user, role; the page of patients with their facts and the
-        # program settings; disclosure insert.
-        ("/sponsor/", 5),
+        # program settings, and its disclosure rows (one statement).
+        ("/sponsor/", 4),
         # session, user, role; consent lookup; the facts; next sessions, family
         # sessions, alerts; the history page's count and rows; disclosure insert.
         ("/sponsor/patients/{pk}/", 11),
