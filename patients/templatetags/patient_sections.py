@@ -49,16 +49,6 @@ def _name(user):
     return user.full_name if user is not None else ""
 
 
-def _csrf_input(context):
-    """What {% csrf_token %} writes (the context's one token for the page)."""
-    token = context.get("csrf_token")
-    if not token or token == "NOTPROVIDED":
-        return ""
-    return htmlrows.format(
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
-    )
-
-
 # ---------------------------------------------------------------- consents
 
 CONSENT_ROW = (
@@ -139,7 +129,7 @@ def consent_rows(context, sponsor, can_manage):
     fmt = _Formats(
         "patients:consent_pdf", "patients:consent_revoke", "patients:consent_create"
     )
-    csrf = _csrf_input(context) if can_manage else ""
+    csrf = htmlrows.csrf_input(context) if can_manage else ""
     rows = []
     for row in sponsor.consent_rows:
         c, status = row["consent"], row["status"]

@@ -310,16 +310,6 @@ def _roster_recorded(row):
     )
 
 
-def _csrf_input(context):
-    """What {% csrf_token %} writes (the context's one token for the page)."""
-    token = context.get("csrf_token")
-    if not token or token == "NOTPROVIDED":
-        return ""
-    return htmlrows.format(
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
-    )
-
-
 def _roster_row(row, roster, url, csrf):
     pid, name, att = row.pid, row.patient.full_name, row.attendance
     record_form = correction = ""
@@ -380,5 +370,5 @@ def roster_rows(context, roster, roster_url):
     """The roster's <tr>, one a patient (attendance.session_roster's rows): the
     mark, the one-tap buttons or the correction form, who recorded it and the
     corrections before."""
-    csrf = _csrf_input(context)
+    csrf = htmlrows.csrf_input(context)
     return _join(_roster_row(row, roster, roster_url, csrf) for row in roster["rows"])

@@ -137,16 +137,6 @@ def _alert_state(a, _date):
     )
 
 
-def _csrf_input(context):
-    """What {% csrf_token %} writes (the context's one token for the page)."""
-    token = context.get("csrf_token")
-    if not token or token == "NOTPROVIDED":
-        return ""
-    return htmlrows.format(
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token
-    )
-
-
 @register.simple_tag(takes_context=True)
 def sponsor_alert_rows(context, alerts, can_retry):
     """The <tr> of each alert shown (session and sponsor read with it), with the
@@ -155,7 +145,7 @@ def sponsor_alert_rows(context, alerts, can_retry):
     _date = _dates()
     request = context.get("request")
     path = request.path if request is not None else ""
-    csrf = _csrf_input(context) if can_retry else ""
+    csrf = htmlrows.csrf_input(context) if can_retry else ""
     rows = []
     for a in alerts:
         retry = ""
