@@ -102,8 +102,8 @@ def test_sponsor_journey_from_emails_to_the_letter(
     tab.wait_for_url(f"**/sponsor/patients/{patient.pk}/")
     assert tab.get_by_text("missed session on").is_visible()
     assert _no_sideways_scroll(tab)
-    tab.get_by_label("From").fill(f"{consent.effective_on:%Y-%m-%d}")
-    tab.get_by_label("To").fill(f"{clinic_today():%Y-%m-%d}")
+    tab.get_by_label("From", exact=True).fill(f"{consent.effective_on:%Y-%m-%d}")
+    tab.get_by_label("To", exact=True).fill(f"{clinic_today():%Y-%m-%d}")
     with tab.expect_download() as download:
         tab.get_by_role("button", name="Download letter (PDF)").click()
     pdf = download.value
