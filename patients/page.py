@@ -21,7 +21,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import User
-from core.audit import _request_meta
+from core.auditsql import AUDIT_INSERT, audit_params
 from core.jsonrows import fetch_row, instance, parse_datetime
 from core.models import AuditEvent, ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, day_bounds
@@ -62,19 +62,15 @@ HOURS_WEEKS = 12  # as attendance.patient_hours_section
 # only when the patient exists: one round trip and one commit instead of two
 # statements. The statement runs in autocommit, so the row is committed (and
 # durable) before the page is rendered, as audit() wrote it.
-PATIENT_PAGE_SQL = """
-WITH viewed AS (
-    INSERT INTO core_auditevent
-           (at, user_id, role, action, model, object_id, patient_id,
-            changed_fields, summary, ip_address, user_agent)
-    SELECT %(now)s::timestamptz, %(audit_user)s::bigint, %(audit_role)s::text,
-           %(audit_action)s::text, %(audit_model)s::text, p.id::text, p.id,
-           %(audit_fields)s::jsonb, %(audit_summary)s::text, %(audit_ip)s::inet,
-           %(audit_agent)s::text
-      FROM patients_patient p
-     WHERE p.id = %(patient)s::bigint
-    RETURNING id
+PATIENT_PAGE_AUDIT = AUDIT_INSERT.format(
+    model="%(audit_model)s::text",
+    object_id="p.id::text",
+    patient="p.id",
+    summary="'Viewed patient record'",
+    source="patients_patient p WHERE p.id = %(patient)s::bigint",
 )
+_PATIENT_PAGE_READ = """
+WITH viewed AS ({audit})
 SELECT to_jsonb(page) FROM (
     SELECT
       to_jsonb(p) AS patient,
@@ -215,6 +211,7 @@ SELECT to_jsonb(page) FROM (
     WHERE p.id = %(patient)s::bigint
   ) page
 """
+PATIENT_PAGE_SQL = _PATIENT_PAGE_READ.format(audit=PATIENT_PAGE_AUDIT)
 
 
 def _relate(obj, name, value):
@@ -315,26 +312,6 @@ def _latest_marks(rows):
     ]
 
 
-def _audit_params(user):
-    """The audit row's values for viewing a patient, as core.audit.audit()
-    gives them (who, their role, the request's address and browser), as the
-    statement's parameters; the patient's id comes from the row read."""
-    from accounts.roles import role_of
-
-    actor = user if getattr(user, "is_authenticated", False) else None
-    meta = _request_meta.get() or {}
-    return {
-        "audit_user": actor.pk if actor is not None else None,
-        "audit_role": (role_of(actor) or "") if actor is not None else "",
-        "audit_action": AuditEvent.Action.VIEW.value,
-        "audit_model": Patient._meta.label,
-        "audit_fields": "[]",
-        "audit_summary": "Viewed patient record",
-        "audit_ip": meta.get("ip_address"),
-        "audit_agent": meta.get("user_agent", ""),
-    }
-
-
 def patient_page(*, pk, user):
     """Everything the patient page shows (see patient_page_orm for the same read
     with the ORM), and the audit row for viewing the patient, in one statement.
@@ -358,7 +335,8 @@ def patient_page(*, pk, user):
         "missed": Alert.Kind.MISSED.value,
         "failed": Alert.State.FAILED.value,
         "alerts": ALERTS_SHOWN,
-        **_audit_params(user),
+        "audit_model": Patient._meta.label,
+        **audit_params(user=user, action=AuditEvent.Action.VIEW),
     }
     row = fetch_row(PATIENT_PAGE_SQL, params)
     if row is None:
