@@ -237,7 +237,7 @@ def seed_attendance(*, users, program, stdout=None):
             )
         )
     created = Attendance.objects.bulk_create(rows, ignore_conflicts=True)
-    _seed_correction(users=users, roles=roles)
+    _seed_correction(users=users, roles=roles, before=recent_from)
     _say(
         stdout,
         f"Attendance: {len(created)} marks added"
@@ -253,20 +253,24 @@ def seed_attendance(*, users, program, stdout=None):
     )
 
 
-def _seed_correction(*, users, roles):
+def _seed_correction(*, users, roles, before):
     """One corrected mark, so the session page shows a history: a no-show that
-    turned out to be a sick call."""
+    turned out to be a sick call. The latest excused mark of a patient with no
+    demo role; when the draw gave none, the latest of such a patient's marks
+    before `before` (last week's Monday) becomes that excused absence, so that
+    the weeks the targets and flags read stay as drawn."""
     if AttendanceRevision.objects.exists():
         return
-    candidate = (
-        Attendance.objects.filter(status=S.EXCUSED)
-        .exclude(patient_id__in=list(roles))
-        .select_related("session")
-        .order_by("-session__start")
-        .first()
+    others = Attendance.objects.exclude(patient_id__in=list(roles)).order_by(
+        "-session__start", "-id"
     )
+    candidate = others.filter(status=S.EXCUSED).first()
     if candidate is None:
-        return
+        candidate = others.filter(session__start__lt=before).first()
+        if candidate is None:
+            return
+        candidate.status, candidate.minutes = S.EXCUSED, 0
+        candidate.save(update_fields=["status", "minutes"])
     AttendanceRevision.objects.create(
         attendance=candidate,
         status=S.UNEXCUSED,

@@ -51,3 +51,23 @@ def test_seed_demo_fills_attendance_and_is_safe_to_run_again():
     assert [s.pk for s in unmarked_sessions()] == [session.pk]
     assert AttendanceRevision.objects.count() == 1
     assert len(flagged_patients()) == 1
+
+
+@pytest.mark.parametrize("first_id", [1, 137, 3041, 9019])
+def test_the_demo_correction_is_there_whatever_ids_the_rows_get(first_id):
+    """The marks are drawn from the sessions' and patients' ids, which depend on
+    what ran in the database before: the corrected mark must not."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("therapy_sessions_therapysession", "patients_patient"):
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)",
+                [table, first_id],
+            )
+    call_command("seed_demo", stdout=io.StringIO())
+    revision = AttendanceRevision.objects.get()
+    assert revision.status == "unexcused"
+    assert revision.attendance.status == "excused"
+    assert len(flagged_patients()) == 1
+    assert len([r for r in compliance()["rows"] if r["last_week_below"]]) == 1
