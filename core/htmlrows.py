@@ -36,6 +36,12 @@ def _names():
     return _language_names(translation.get_language())
 
 
+def month_names():
+    """{month number: its name as `|date:"M"` writes it} in the current
+    language, not escaped (as dateformat.format gives it)."""
+    return _names()["months"]
+
+
 def esc(value):
     """What `{{ value }}` writes: safe strings as they are, numbers localized,
     anything else as text, escaped."""

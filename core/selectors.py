@@ -194,16 +194,22 @@ PENDING_ON_DASHBOARD = 10
 # The doctor's dashboard's waiting items in one statement (the querysets of
 # conditional_reviews_due and of the pending requests, written in SQL: compiling
 # them cost more than running them): the oldest pending requests with the
-# number of all of them, and the doctor's conditional approvals due for review.
+# number of all of them (the shown ones joined to their patients after the
+# limit: ten index lookups instead of hashing every patient), and the doctor's
+# conditional approvals due for review.
 DOCTOR_QUEUE_SQL = """
 (
     SELECT 'request' AS kind, r.id, r.requested_at, NULL::date AS review_date,
-           p.first_name, p.last_name, p.record_number, COUNT(*) OVER () AS count
-    FROM patients_admissionrequest r
+           p.first_name, p.last_name, p.record_number, r.count
+    FROM (
+        SELECT r.id, r.requested_at, r.patient_id, COUNT(*) OVER () AS count
+        FROM patients_admissionrequest r
+        WHERE r.status = %(pending)s
+        ORDER BY r.requested_at, r.id
+        LIMIT %(pending_shown)s
+    ) r
     JOIN patients_patient p ON p.id = r.patient_id
-    WHERE r.status = %(pending)s
     ORDER BY r.requested_at, r.id
-    LIMIT %(pending_shown)s
 )
 UNION ALL
 (

@@ -29,9 +29,10 @@ from django.db.models import (
 )
 from django.db.models.base import ModelState
 from django.db.models.functions import TruncDate
-from django.utils import dateformat, timezone
+from django.utils import timezone
 
 from accounts.roles import ADMIN, STAFF, has_role
+from core import htmlrows
 from core.db import prepared_cursor
 from core.models import ClinicSettings
 from core.timeutil import (
@@ -352,6 +353,7 @@ def patient_hours_from(*, patient, per_day, weeks, today, clinic_settings):
     this_monday = week_start(today)
     first_monday = this_monday - WEEK * (weeks - 1)
     daily_target = clinic_settings.daily_target_minutes
+    months = htmlrows.month_names()  # the labels' "M j", looked up once
     rows = []
     for i in range(weeks):
         monday = first_monday + WEEK * i
@@ -382,7 +384,7 @@ def patient_hours_from(*, patient, per_day, weeks, today, clinic_settings):
         rows.append(
             {
                 "monday": monday,
-                "label": dateformat.format(monday, "M j"),
+                "label": f"{months[monday.month]} {monday.day}",
                 "sunday": monday + 6 * DAY,
                 "days": days,
                 "minutes": total,

@@ -10,11 +10,12 @@ from html import escape
 from urllib.parse import quote
 
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
+
+from core import urlcache
 
 register = template.Library()
 
@@ -27,12 +28,14 @@ def _e(value):
 
 
 class _Links:
-    """A page's links to patients, reversed once with a stand-in id instead of
-    once per row (ids are integers: nothing to escape)."""
+    """A page's links to patients, reversed once per process with a stand-in id
+    (core.urlcache) instead of once per row (ids are integers: nothing to
+    escape)."""
 
     def __init__(self, *names):
         self.urls = {
-            name: _e(reverse(name, args=[STAND_IN])).split(STAND_IN) for name in names
+            name: _e(urlcache.url(name, int(STAND_IN))).split(STAND_IN)
+            for name in names
         }
 
     def __call__(self, name, pk):

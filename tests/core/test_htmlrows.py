@@ -4,7 +4,7 @@ import datetime
 
 import pytest
 from django.template import engines
-from django.utils import timezone
+from django.utils import dateformat, timezone, translation
 from django.utils.safestring import mark_safe
 
 from core import htmlrows
@@ -68,3 +68,12 @@ def test_format_escapes_its_arguments_but_not_safe_ones():
 def test_esc_groups_thousands_when_the_settings_say_so(settings):
     settings.USE_THOUSAND_SEPARATOR = True
     assert htmlrows.esc(12345) == _template("{{ v }}", v=12345) == "12,345"
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_month_names_are_what_dateformat_writes_for_m(language):
+    with translation.override(language):
+        names = htmlrows.month_names()
+        for month in range(1, 13):
+            day = datetime.date(2026, month, 5)
+            assert f"{names[month]} {day.day}" == dateformat.format(day, "M j")
