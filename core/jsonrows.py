@@ -36,34 +36,36 @@ def _columns(model):
     ]
 
 
-def instance(model, data):
-    """A model instance from a row as `to_jsonb` writes it (None for None), as if
-    the ORM had read it: dates and times parsed, marked as loaded from the
-    database.
+def loaded(model, **values):
+    """An instance as the ORM loads one with only(*values): a field the query
+    did not read is deferred (read on access), never a default value; marked as
+    loaded from the database.
 
     A page builds dozens of these; Model.__init__ (a setattr per field through
     its descriptor, and the init signals) costs several times filling the
-    instance's attributes directly, which is what it amounts to for a row read
-    whole. Models with init signal receivers go through from_db as the ORM's
-    own reads do."""
-    if data is None:
-        return None
-    columns = _columns(model)
+    instance's attributes directly, which is what it amounts to. Models with init
+    signal receivers go through from_db as the ORM's own reads do."""
     if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        values = []
-        for column, _attname, convert in columns:
-            value = data.get(column)
-            values.append(convert(value) if value is not None and convert else value)
-        return model.from_db(DEFAULT_DB_ALIAS, None, values)
+        names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
+        return model.from_db(DEFAULT_DB_ALIAS, names, [values[n] for n in names])
     obj = model.__new__(model)
-    attrs = obj.__dict__
-    for column, attname, convert in columns:
-        value = data.get(column)
-        attrs[attname] = convert(value) if value is not None and convert else value
+    obj.__dict__.update(values)
     state = obj._state = ModelState()
     state.adding = False
-    state.db = DEFAULT_DB_ALIAS  # fetch_row reads from the default connection
+    state.db = DEFAULT_DB_ALIAS  # the pages read from the default connection
     return obj
+
+
+def instance(model, data):
+    """A model instance from a row as `to_jsonb` writes it (None for None), as if
+    the ORM had read it whole: dates and times parsed (see loaded)."""
+    if data is None:
+        return None
+    values = {}
+    for column, attname, convert in _columns(model):
+        value = data.get(column)
+        values[attname] = convert(value) if value is not None and convert else value
+    return loaded(model, **values)
 
 
 def fetch_row(sql, params):

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Exists, OuterRef
-from django.db.models.base import ModelState
-from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
+from core.jsonrows import loaded
 from core.models import ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, local, make_local, week_start
 from patients.models import Consent, Patient, Sponsor, active_consent_q
@@ -362,25 +361,6 @@ def _facts_sql(consents, disclose=""):
     return " ".join(FACTS_SQL.format(consents=consents, disclose=disclose).split())
 
 
-def _loaded(model, **values):
-    """An instance as the ORM loads one with only(*values): a field the query
-    did not read is deferred (read on access), never a default value.
-
-    Model.from_db would build it through Model.__init__ (a DEFERRED marker per
-    unread field, the init signals); for a model without init signal receivers
-    that amounts to filling the instance's attributes with the values read,
-    which is what this does, for a third of the time (30 instances a page)."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
-        names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-        return model.from_db(connection.alias, names, [values[n] for n in names])
-    obj = model.__new__(model)
-    obj.__dict__.update(values)
-    state = obj._state = ModelState()
-    state.adding = False
-    state.db = connection.alias
-    return obj
-
-
 def _summaries(sql_consents, params, *, now, cls=Summary, disclose=None):
     """Run FACTS_SQL over the consents chosen by `sql_consents`; returns the
     summaries (or cards) in order, with the total and the page number. The
@@ -410,7 +390,7 @@ def _summaries(sql_consents, params, *, now, cls=Summary, disclose=None):
         rows = cursor.fetchall()
     summaries = []
     for row in map(_FactsRow._make, rows):
-        consent = _loaded(
+        consent = loaded(
             Consent,
             id=row.consent_id,
             patient_id=row.patient_id,
@@ -418,14 +398,14 @@ def _summaries(sql_consents, params, *, now, cls=Summary, disclose=None):
             scope=row.scope,
             effective_on=row.effective_on,
         )
-        consent.patient = _loaded(
+        consent.patient = loaded(
             Patient,
             id=row.patient_id,
             first_name=row.first_name,
             last_name=row.last_name,
             date_of_birth=row.date_of_birth,
         )
-        consent.sponsor = _loaded(
+        consent.sponsor = loaded(
             Sponsor,
             id=row.sponsor_id,
             patient_id=row.patient_id,

@@ -93,9 +93,9 @@ def test_the_cards_are_the_template_loops_markup():
 
 
 def test_the_lists_instances_are_those_from_db_builds():
-    """portal.selectors._loaded fills an instance as Model.from_db would with
+    """core.jsonrows.loaded fills an instance as Model.from_db would with
     the fields read (the others deferred)."""
-    from portal.selectors import _loaded
+    from core.jsonrows import loaded
 
     day = datetime.date(2026, 11, 30)
     for model, values in (
@@ -109,7 +109,7 @@ def test_the_lists_instances_are_those_from_db_builds():
         ),
         (Sponsor, {"id": 7, "patient_id": 6, "full_name": "C D"}),
     ):
-        fast = _loaded(model, **values)
+        fast = loaded(model, **values)
         names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
         slow = model.from_db("default", names, [values[n] for n in names])
         assert type(fast) is model
