@@ -37,19 +37,27 @@ class AuditContextMiddleware:
             _request_meta.reset(token)
 
 
-def audit(*, user, action, obj=None, patient=None, changed_fields=(), summary=""):
-    """Write one audit row: who did what to which record, and whose record it is."""
+def actor_fields(user):
+    """Whom an audit row names: the user (None when not logged in), their role,
+    and the current request's IP address and user agent (when there is one)."""
     from accounts.roles import role_of
 
     actor = user if getattr(user, "is_authenticated", False) else None
+    return {
+        "user": actor,
+        "role": (role_of(actor) or "") if actor else "",
+        **(_request_meta.get() or {}),
+    }
+
+
+def audit(*, user, action, obj=None, patient=None, changed_fields=(), summary=""):
+    """Write one audit row: who did what to which record, and whose record it is."""
     return AuditEvent.objects.create(
-        user=actor,
-        role=(role_of(actor) or "") if actor else "",
+        **actor_fields(user),
         action=action,
         model=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         patient=patient,
         changed_fields=sorted(changed_fields),
         summary=summary[:200],
-        **(_request_meta.get() or {}),
     )

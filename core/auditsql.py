@@ -14,7 +14,7 @@ import json
 
 from django.utils import timezone
 
-from .audit import _request_meta
+from .audit import actor_fields
 
 # INSERT ... SELECT of one audit row: `{model}`, `{object_id}`, `{patient}`,
 # `{summary}` are SQL expressions of the statement (bound parameters or columns it
@@ -35,16 +35,13 @@ AUDIT_INSERT = """
 def audit_params(*, user, action, changed_fields=()):
     """The parameters of AUDIT_INSERT: the values audit() gives the row's user,
     role, action, changed fields, time, IP address and user agent."""
-    from accounts.roles import role_of
-
-    actor = user if getattr(user, "is_authenticated", False) else None
-    meta = _request_meta.get() or {}
+    actor = actor_fields(user)
     return {
         "audit_at": timezone.now(),
-        "audit_user": actor.pk if actor is not None else None,
-        "audit_role": (role_of(actor) or "") if actor is not None else "",
+        "audit_user": actor["user"].pk if actor["user"] is not None else None,
+        "audit_role": actor["role"],
         "audit_action": getattr(action, "value", action),
         "audit_fields": json.dumps(sorted(changed_fields)),
-        "audit_ip": meta.get("ip_address"),
-        "audit_agent": meta.get("user_agent", ""),
+        "audit_ip": actor.get("ip_address"),
+        "audit_agent": actor.get("user_agent", ""),
     }
