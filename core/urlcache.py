@@ -20,11 +20,17 @@ def _reversed(resolver, prefix, name, with_id):
     return reverse(name, args=[STAND_IN] if with_id else None)
 
 
+def parts(name):
+    """(before, after): the URL of `name` for one integer id is before + id +
+    after. For tables that write many such links, looked up once per table."""
+    pattern = _reversed(get_resolver(get_urlconf()), get_script_prefix(), name, True)
+    before, _, after = pattern.partition(STAND_IN)
+    return before, after
+
+
 def url(name, pk=None):
     """reverse(name, args=[pk]) for an integer `pk` (reverse(name) without)."""
-    pattern = _reversed(
-        get_resolver(get_urlconf()), get_script_prefix(), name, pk is not None
-    )
     if pk is None:
-        return pattern
-    return pattern.replace(STAND_IN, str(int(pk)))
+        return _reversed(get_resolver(get_urlconf()), get_script_prefix(), name, False)
+    before, after = parts(name)
+    return f"{before}{int(pk)}{after}"

@@ -9,7 +9,6 @@ escaped as format_html escapes it (core.htmlrows.esc)."""
 from typing import NamedTuple
 
 from django import template
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
@@ -18,6 +17,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext
 
 from accounts.models import User
+from core import urlcache
 from core.htmlrows import esc
 
 register = template.Library()
@@ -44,19 +44,18 @@ DASH = "—"
 
 class _Formats:
     """What the rows need of Django's url and date machinery, looked up once per
-    table instead of once per cell: the detail URLs (reversed once with a stand-in
-    id) and the dates as the `date` filter writes "M j, Y" and "M j, g:i A" (the
+    table instead of once per cell: the detail URLs (core.urlcache.parts) and
+    the dates as the `date` filter writes "M j, Y" and "M j, g:i A" (the
     month names and AM/PM translated as there)."""
 
-    STAND_IN = "2147483647"
-
     def __init__(self, *url_names):
-        self.urls = {name: reverse(name, args=[self.STAND_IN]) for name in url_names}
+        self.urls = {name: urlcache.parts(name) for name in url_names}
         self.months = {m: str(MONTHS_3[m]).title() for m in range(1, 13)}
         self.am_pm = (str(gettext("AM")), str(gettext("PM")))
 
     def url(self, name, pk):
-        return self.urls[name].replace(self.STAND_IN, str(int(pk)))
+        before, after = self.urls[name]
+        return f"{before}{int(pk)}{after}"
 
     def day(self, d):
         """`d|date:"M j, Y"`."""

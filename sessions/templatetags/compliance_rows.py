@@ -20,7 +20,6 @@ from core import urlcache
 register = template.Library()
 
 DASH = "—"
-STAND_IN = "2147483647"
 
 
 def _e(value):
@@ -34,8 +33,7 @@ class _Links:
 
     def __init__(self, *names):
         self.urls = {
-            name: _e(urlcache.url(name, int(STAND_IN))).split(STAND_IN)
-            for name in names
+            name: tuple(_e(part) for part in urlcache.parts(name)) for name in names
         }
 
     def __call__(self, name, pk):

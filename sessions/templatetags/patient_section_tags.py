@@ -29,8 +29,7 @@ class _Urls:
     def __call__(self, name, pk):
         parts = self.parts.get(name)
         if parts is None:
-            stand_in = urlcache.STAND_IN
-            parts = self.parts[name] = urlcache.url(name, int(stand_in)).split(stand_in)
+            parts = self.parts[name] = urlcache.parts(name)
         return f"{parts[0]}{int(pk)}{parts[1]}"
 
 
