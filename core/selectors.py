@@ -32,7 +32,7 @@ UNMARKED_ON_DASHBOARD = 10
 # recent with their unmarked count. The two lists come as JSON arrays of
 # [id, start, end, label, modality, room, count]; a session's label is
 # TherapySession.label's (tests.core.test_dashboard_sql checks they agree).
-STAFF_DASHBOARD_SQL = """
+_STAFF_DASHBOARD = """
 WITH day AS (
     SELECT s.id, s.start, s."end", s.title, s.kind, s.modality, s.topic_id,
            s.room_id
@@ -56,12 +56,7 @@ SELECT
   (SELECT count(*) FROM day WHERE "end" > %(now)s),
   (SELECT json_agg(json_build_array(
        d.id, d.start, d."end",
-       CASE WHEN d.title <> '' THEN d.title
-            WHEN d.kind = %(group)s AND d.topic_id IS NOT NULL
-                THEN 'Group: ' || t.name
-            ELSE COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' session'
-       END,
-       COALESCE(%(modalities)s::jsonb ->> d.modality, d.modality), r.name,
+       {label_and_place},
        (SELECT count(*) FROM therapy_sessions_participant p
         WHERE p.session_id = d.id)
      ) ORDER BY d.start, d.id)
@@ -72,12 +67,7 @@ SELECT
   (SELECT count(DISTINCT session_id) FROM unmarked),
   (SELECT json_agg(json_build_array(
        d.id, d.start, d."end",
-       CASE WHEN d.title <> '' THEN d.title
-            WHEN d.kind = %(group)s AND d.topic_id IS NOT NULL
-                THEN 'Group: ' || t.name
-            ELSE COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' session'
-       END,
-       COALESCE(%(modalities)s::jsonb ->> d.modality, d.modality), r.name, u.n
+       {label_and_place}, u.n
      ) ORDER BY u."end" DESC, u.session_id DESC)
    FROM (SELECT * FROM unmarked ORDER BY "end" DESC, session_id DESC
          LIMIT %(unmarked_limit)s) u
@@ -85,6 +75,15 @@ SELECT
    LEFT JOIN therapy_sessions_topic t ON t.id = d.topic_id
    LEFT JOIN therapy_sessions_room r ON r.id = d.room_id)
 """
+# A session's label (TherapySession.label's wording), modality label and room, as
+# both lists write them (`d` the session, `t` its topic, `r` its room).
+SESSION_LABEL_AND_PLACE = """CASE WHEN d.title <> '' THEN d.title
+            WHEN d.kind = %(group)s AND d.topic_id IS NOT NULL
+                THEN 'Group: ' || t.name
+            ELSE COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' session'
+       END,
+       COALESCE(%(modalities)s::jsonb ->> d.modality, d.modality), r.name"""
+STAFF_DASHBOARD_SQL = _STAFF_DASHBOARD.format(label_and_place=SESSION_LABEL_AND_PLACE)
 
 
 class DashboardSession(NamedTuple):
