@@ -5,7 +5,6 @@ import json
 from typing import NamedTuple
 
 from django.contrib.auth.models import Group
-from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -195,7 +194,15 @@ PENDING_ON_DASHBOARD = 10
 # them cost more than running them): the oldest pending requests with the
 # number of all of them (the shown ones joined to their patients after the
 # limit: ten index lookups instead of hashing every patient), and the doctor's
-# conditional approvals due for review.
+# conditional approvals due for review. Statuses and the decision are written as
+# literals (QUEUE_LITERALS, tested against the models) so that the plan kept for
+# the connection (prepared_cursor) uses the partial indexes of both lists.
+QUEUE_LITERALS = {
+    "pending": AdmissionRequest.Status.PENDING,
+    "conditional": DoctorDecision.Decision.CONDITIONAL,
+    "admitted": Patient.Status.ADMITTED,
+    "on_hold": Patient.Status.ON_HOLD,
+}
 DOCTOR_QUEUE_SQL = """
 (
     SELECT 'request' AS kind, r.id, r.requested_at, NULL::date AS review_date,
@@ -203,7 +210,7 @@ DOCTOR_QUEUE_SQL = """
     FROM (
         SELECT r.id, r.requested_at, r.patient_id, COUNT(*) OVER () AS count
         FROM patients_admissionrequest r
-        WHERE r.status = %(pending)s
+        WHERE r.status = 'pending'
         ORDER BY r.requested_at, r.id
         LIMIT %(pending_shown)s
     ) r
@@ -216,11 +223,11 @@ UNION ALL
            p.first_name, p.last_name, p.record_number, NULL
     FROM patients_doctordecision d
     JOIN patients_patient p ON p.id = d.patient_id
-    WHERE d.decision = %(conditional)s AND d.review_date <= %(horizon)s
+    WHERE d.decision = 'conditional' AND d.review_date <= %(horizon)s
       AND NOT EXISTS (
           SELECT 1 FROM patients_doctordecision later WHERE later.supersedes_id = d.id
       )
-      AND p.status IN (%(admitted)s, %(on_hold)s)
+      AND p.status IN ('admitted', 'on_hold')
       AND p.attending_doctor_id = %(doctor)s
     ORDER BY d.review_date, d.id
 )
@@ -232,16 +239,12 @@ def _doctor_queue(*, doctor, within_days=14):
     conditional approvals due for review within `within_days`) as dicts with
     what the dashboard shows. One query."""
     horizon = clinic_today() + datetime.timedelta(days=within_days)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             DOCTOR_QUEUE_SQL,
             {
-                "pending": AdmissionRequest.Status.PENDING,
                 "pending_shown": PENDING_ON_DASHBOARD,
-                "conditional": DoctorDecision.Decision.CONDITIONAL,
                 "horizon": horizon,
-                "admitted": Patient.Status.ADMITTED,
-                "on_hold": Patient.Status.ON_HOLD,
                 "doctor": doctor.pk,
             },
         )

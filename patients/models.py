@@ -246,6 +246,14 @@ class AdmissionRequest(models.Model):
                 name="admissionrequest_one_pending_per_patient",
             ),
         ]
+        indexes = [
+            # The waiting requests, oldest first (the doctor's dashboard).
+            models.Index(
+                fields=["requested_at", "id"],
+                condition=Q(status="pending"),
+                name="admissionrequest_pending_queue",
+            ),
+        ]
 
     def __str__(self):
         return f"Admission request {self.pk} for {self.patient.record_number}"
@@ -299,6 +307,14 @@ class DoctorDecision(models.Model):
             models.CheckConstraint(
                 condition=~Q(decision="declined") | ~Q(reason=""),
                 name="decision_declined_has_reason",
+            ),
+        ]
+        indexes = [
+            # Conditional approvals by review date (the doctor's dashboard).
+            models.Index(
+                fields=["review_date", "id"],
+                condition=Q(decision="conditional"),
+                name="decision_conditional_review",
             ),
         ]
 

@@ -8,7 +8,11 @@ import pytest
 from django.utils import timezone
 
 from core import demo as core_demo
-from core.selectors import PENDING_ON_DASHBOARD, conditional_reviews_due
+from core.selectors import (
+    PENDING_ON_DASHBOARD,
+    QUEUE_LITERALS,
+    conditional_reviews_due,
+)
 from core.selectors import doctor_dashboard as dashboard
 from patients import demo
 from patients.models import AdmissionRequest, Patient
@@ -56,3 +60,7 @@ def test_waiting_items_agree_with_the_querysets():
             (d["pk"], d["patient"]["full_name"], d["review_date"])
             for d in data["reviews_due"]
         ] == [(d.pk, d.patient.full_name, d.review_date) for d in due]
+
+
+def test_the_values_the_queue_statement_writes_as_literals_are_the_models():
+    assert all(literal == value for literal, value in QUEUE_LITERALS.items())
