@@ -417,10 +417,13 @@ class Attendance(models.Model):
                 fields=["patient", "-session_start", "-id"],
                 name="attendance_patient_latest",
             ),
+            # The no-shows of a window, counted per patient from the index alone
+            # (the attendance rules' count of unexcused absences).
             models.Index(
                 fields=["session_start"],
+                include=["patient"],
                 condition=Q(status="unexcused"),
-                name="attendance_noshow_start",
+                name="attendance_noshow_window",
             ),
         ]
 
