@@ -138,6 +138,19 @@ class Patient(models.Model):
         indexes = [
             models.Index(fields=["last_name", "first_name"]),
             models.Index(fields=["date_of_birth"]),
+            # The admitted patients with what the compliance lists compute their
+            # targets from and sort by, read from the index alone.
+            models.Index(
+                fields=["id"],
+                include=[
+                    "last_name",
+                    "first_name",
+                    "date_of_birth",
+                    "attending_doctor",
+                ],
+                condition=Q(status="admitted"),
+                name="patient_admitted_hours",
+            ),
         ]
 
     def __str__(self):
