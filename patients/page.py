@@ -186,7 +186,8 @@ SELECT to_jsonb(page) FROM (
                                                 FROM core_clinicsettings WHERE id = 1),
                                              %(absence_days)s::integer) * 86400)
                       AND x.session_start <= %(now)s::timestamptz) AS recent,
-                  COUNT(*) FILTER (WHERE x.session_start > rev.reviewed_at)
+                  COUNT(*) FILTER (WHERE x.session_start > rev.reviewed_at
+                                      OR x.recorded_at > rev.reviewed_at)
                     AS since_review
              FROM therapy_sessions_attendance x
             WHERE x.patient_id = p.id AND x.status = %(unexcused)s::text

@@ -546,7 +546,9 @@ class FlagReview(models.Model):
     """A doctor's review of a patient's attendance-rule flag, with the reasons
     the rules gave at the time. Append-only: a later review is a new row. A
     review keeps the patient off the flagged lists until an unexcused absence
-    is recorded for a session that starts after it."""
+    follows it: one for a session that starts after it, or one recorded after
+    it (a mark entered late, or corrected to a no-show, for an earlier session,
+    which the doctor did not see)."""
 
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="flag_reviews"

@@ -155,8 +155,9 @@ def past_session(hours_ago=24, minutes=180, **kw):
     )
 
 
-def mark(session, patient, status="present", minutes=None, by=None):
-    """Write an attendance row directly (enrolling the patient if needed)."""
+def mark(session, patient, status="present", minutes=None, by=None, recorded_at=None):
+    """Write an attendance row directly (enrolling the patient if needed), recorded
+    now unless `recorded_at` says when."""
     from sessions.models import Attendance
 
     if not Participant.objects.filter(session=session, patient=patient).exists():
@@ -169,4 +170,5 @@ def mark(session, patient, status="present", minutes=None, by=None):
         status=status,
         minutes=minutes,
         recorded_by=by or staff(),
+        recorded_at=recorded_at or timezone.now(),
     )

@@ -287,12 +287,14 @@ SELECT m.status,
            WHERE m.status = %(unexcused)s AND m.start >= %(lo)s AND m.start <= %(hi)s
        ) OVER () AS recent,
        COUNT(*) FILTER (
-           WHERE m.status = %(unexcused)s AND m.start > rev.reviewed_at
+           WHERE m.status = %(unexcused)s
+             AND (m.start > rev.reviewed_at OR m.recorded_at > rev.reviewed_at)
        ) OVER () AS since_review,
        rev.reviewed_at, rev.note, rev.full_name, rev.email
 FROM (
     SELECT a.id,
            a.status,
+           a.recorded_at,
            (SELECT s.start FROM therapy_sessions_therapysession s
             WHERE s.id = a.session_id) AS start
     FROM therapy_sessions_attendance a
@@ -811,8 +813,8 @@ RUN_LOOKBACK = 8  # how far past the rule a run of no-shows is counted
 # carried with them, not joined back). Run of no-shows: kept per patient by
 # triggers (NoShowRun), counted here up to the cap. The patients who break
 # either rule are then looked up and kept if in the program (admitted or on
-# hold). A flag stands reviewed while a review of the patient's is followed by
-# no unexcused absence for a later session; such patients are left out unless
+# hold). A flag stands reviewed while no unexcused absence follows a review of
+# the patient's (see NOT_REVIEWED_SQL); such patients are left out unless
 # `include_reviewed`, which brings each row's latest standing review.
 FLAGS_SQL = """
 WITH broken AS (
@@ -845,7 +847,9 @@ LEFT JOIN {users} d ON d.id = f.attending_doctor_id
 ORDER BY {outer_order}
 """
 
-# A review stands while no unexcused absence is recorded for a later session.
+# A review stands while no unexcused absence follows it: none for a session that
+# started after the review, and none recorded after it (a mark entered late, or
+# corrected to a no-show, for an earlier session: the doctor did not see it).
 # Without reviewed flags, patients with a standing review are left out; with
 # them, each row has its latest standing review (columns NULL otherwise).
 # (The OR keeps the planner from turning the test into an anti-join, which it
@@ -856,7 +860,8 @@ NOT_REVIEWED_SQL = """
           WHERE fr.patient_id = p.id AND NOT EXISTS (
               SELECT 1 FROM therapy_sessions_attendance a
               WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
-                AND a.session_start > fr.reviewed_at
+                AND (a.session_start > fr.reviewed_at
+                     OR a.recorded_at > fr.reviewed_at)
           )
       ))"""
 REVIEW_COLUMNS_SQL = (
@@ -871,7 +876,7 @@ LEFT JOIN LATERAL (
     WHERE fr.patient_id = f.id AND NOT EXISTS (
         SELECT 1 FROM therapy_sessions_attendance a
         WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
-          AND a.session_start > fr.reviewed_at
+          AND (a.session_start > fr.reviewed_at OR a.recorded_at > fr.reviewed_at)
     )
     ORDER BY fr.reviewed_at DESC, fr.id DESC
     LIMIT 1
@@ -996,8 +1001,9 @@ def flagged_page(
     queries whatever the clinic's size (the settings, unless given, and the
     rules with the page's patients and the count).
 
-    A flag a doctor reviewed is left out until an unexcused absence is recorded
-    for a session starting after the review. With `include_reviewed`, such
+    A flag a doctor reviewed is left out until an unexcused absence follows the
+    review: one for a session starting after it, or one recorded after it (a
+    late or corrected mark for an earlier session). With `include_reviewed`, such
     patients are listed too, each row with its standing `review` (in the same
     query)."""
     clinic_settings = clinic_settings or ClinicSettings.read()
@@ -1552,7 +1558,8 @@ def _patient_flag_state(*, patient, clinic_settings, now):
     and the patient's latest flag review, in one query: the patient's
     latest marks (enough to count the run of no-shows), each carrying the
     number of unexcused absences in the window and the latest review with the
-    number of unexcused absences for sessions starting after it.
+    number of unexcused absences that follow it (for sessions starting after
+    it, or recorded after it).
 
     {"reasons": [...], "review": None or {"at", "note", "doctor", "standing"}};
     a review is `standing` while no such absence follows it."""

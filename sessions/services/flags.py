@@ -1,6 +1,7 @@
 """A doctor's review of a patient's attendance-rule flag. Reviews are
 append-only; the flagged lists leave a reviewed patient out until an
-unexcused absence is recorded for a session starting after the review."""
+unexcused absence follows the review: for a session starting after it, or
+recorded after it (a late or corrected mark for an earlier session)."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction

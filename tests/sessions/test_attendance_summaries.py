@@ -104,12 +104,12 @@ def flags_from_marks(*, now, doctor_user=None, include_reviewed=False):
     noshows = defaultdict(list)
     for a in _marks():
         if a.status == "unexcused":
-            noshows[a.patient_id].append(a.session.start)
+            noshows[a.patient_id].append((a.session.start, a.recorded_at))
     out = {}
     for p in Patient.objects.filter(status__in=["admitted", "on_hold"]):
         if doctor_user is not None and p.attending_doctor_id != doctor_user.pk:
             continue
-        absences = sum(1 for s in noshows[p.pk] if window_start <= s <= now)
+        absences = sum(1 for s, _ in noshows[p.pk] if window_start <= s <= now)
         absences = absences if absences >= rules.absence_rule_count else 0
         run = min(runs.get(p.pk, 0), cap)
         run = run if run >= rules.consecutive_noshow_rule else 0
@@ -118,7 +118,10 @@ def flags_from_marks(*, now, doctor_user=None, include_reviewed=False):
         standing = [
             r
             for r in FlagReview.objects.filter(patient=p)
-            if not any(s > r.reviewed_at for s in noshows[p.pk])
+            # no no-show for a later session, none recorded after the review
+            if not any(
+                s > r.reviewed_at or at > r.reviewed_at for s, at in noshows[p.pk]
+            )
         ]
         if standing and not include_reviewed:
             continue
@@ -331,8 +334,9 @@ def test_flagged_lists_agree_with_the_rules_computed_from_the_marks():
     )
     flagged = flags_from_marks(now=now, include_reviewed=True)
     assert len(flagged) >= 3  # enough to compare
-    # a review that stands, and one that a later no-show undid
-    first, second = list(flagged)[:2]
+    # a review that stands, one that a later no-show undid, and one made before
+    # the marks were entered (their sessions are older than it)
+    first, second, third = list(flagged)[:3]
     reviewer = UserFactory(full_name="Rita Reviewer")
     FlagReview.objects.create(
         patient=first, reviewed_by=reviewer, note="Seen.", reviewed_at=now
@@ -344,6 +348,12 @@ def test_flagged_lists_agree_with_the_rules_computed_from_the_marks():
         reviewed_at=now - 60 * DAY,
     )
     mark(session_on(clinic_today() - DAY, hour=6), second, "unexcused")
+    noshows = Attendance.objects.filter(patient=third, status="unexcused")
+    reviewed_at = min(a.recorded_at for a in noshows) - datetime.timedelta(minutes=1)
+    assert all(a.session_start < reviewed_at for a in noshows)
+    FlagReview.objects.create(
+        patient=third, reviewed_by=reviewer, note="Before.", reviewed_at=reviewed_at
+    )
     for kw in (
         {},
         {"include_reviewed": True},
@@ -359,6 +369,7 @@ def test_flagged_lists_agree_with_the_rules_computed_from_the_marks():
         assert listed == expected, kw
     assert first not in flags_listed(now=now)
     assert second in flags_listed(now=now)
+    assert third in flags_listed(now=now)
     rows = flagged_page(now=now, include_reviewed=True)["rows"]
     review = next(r["review"] for r in rows if r["patient"] == first)
     assert review.reviewed_by.full_name == "Rita Reviewer"

@@ -19,16 +19,23 @@ from sessions.selectors.attendance import (
     flagged_patients,
     patient_flag_state,
 )
+from sessions.services.attendance import attendance_record
 from sessions.services.flags import flag_review_record
 from tests.factories import AdmittedPatientFactory, mark, past_session
 
 pytestmark = pytest.mark.django_db
 
 
+def marked_at_the_end(session, patient, status):
+    """A mark recorded as the session ended (before any later review)."""
+    return mark(session, patient, status, recorded_at=session.end)
+
+
 def flagged(patient, hours_ago=48):
-    """Two no-shows in a row (the default rule), the latest `hours_ago`."""
-    mark(past_session(hours_ago=hours_ago + 24), patient, "unexcused")
-    mark(past_session(hours_ago=hours_ago), patient, "unexcused")
+    """Two no-shows in a row (the default rule), the latest `hours_ago`, each
+    recorded as its session ended."""
+    marked_at_the_end(past_session(hours_ago=hours_ago + 24), patient, "unexcused")
+    marked_at_the_end(past_session(hours_ago=hours_ago), patient, "unexcused")
     return patient
 
 
@@ -143,6 +150,54 @@ def test_a_new_no_show_after_the_review_brings_the_flag_back(doctor_user, monkey
     assert FlagReview.objects.filter(patient=p).count() == 2
 
 
+def test_a_no_show_recorded_late_for_an_earlier_session_brings_the_flag_back(
+    doctor_user, monkeypatch
+):
+    # no-shows 96 and 72 hours ago, reviewed 60 hours ago
+    p = flagged(AdmittedPatientFactory(attending_doctor=doctor_user), hours_ago=72)
+    review_earlier(monkeypatch, p, doctor_user, hours_ago=60)
+    assert flagged_patients() == []
+    # a session 84 hours ago, marked only now: the doctor did not see this no-show
+    mark(past_session(hours_ago=84), p, "unexcused")
+    assert [r["patient"] for r in flagged_patients()] == [p]
+    assert flagged_page(doctor=doctor_user)["count"] == 1
+    state = patient_flag_state(patient=p)
+    assert state["reasons"] == [
+        "3 unexcused absences in the last 30 days",
+        "3 no-shows in a row",
+    ]
+    assert state["review"]["standing"] is False
+
+
+def test_a_mark_corrected_to_a_no_show_after_the_review_brings_the_flag_back(
+    doctor_user, staff_user, monkeypatch
+):
+    p = flagged(AdmittedPatientFactory(), hours_ago=72)
+    session = past_session(hours_ago=108)  # before the two no-shows
+    marked_at_the_end(session, p, "present")
+    review_earlier(monkeypatch, p, doctor_user, hours_ago=60)
+    assert flagged_patients() == []
+    # a correction of a mark the doctor saw as present
+    attendance_record(
+        session=session,
+        patient=p,
+        status="unexcused",
+        actor=staff_user,
+        reason="Signed in by mistake; the patient was not there.",
+    )
+    assert [r["patient"] for r in flagged_patients()] == [p]
+    assert patient_flag_state(patient=p)["review"]["standing"] is False
+
+
+def test_marks_recorded_before_the_review_keep_it_standing(doctor_user, monkeypatch):
+    # a third no-show for an earlier session, but recorded before the review
+    p = flagged(AdmittedPatientFactory(), hours_ago=72)
+    marked_at_the_end(past_session(hours_ago=120), p, "unexcused")
+    review_earlier(monkeypatch, p, doctor_user, hours_ago=60)
+    assert flagged_patients() == []
+    assert patient_flag_state(patient=p)["review"]["standing"] is True
+
+
 # --- the views -------------------------------------------------------------------
 
 
@@ -191,6 +246,25 @@ def test_doctor_reviews_from_the_patient_page_and_sees_who_reviewed(
     assert "Reviewed by Dr. Dora Doctor on" in hours
     assert "Family crisis &lt;b&gt;noted&lt;/b&gt;." in hours
     assert "Mark reviewed" not in hours
+
+
+def test_the_patient_page_flags_again_after_a_no_show_recorded_late(
+    client_for, doctor_user, monkeypatch
+):
+    p = flagged(AdmittedPatientFactory(), hours_ago=72)
+    review_earlier(monkeypatch, p, doctor_user, hours_ago=60)
+    client = client_for(doctor_user)
+    detail = reverse("patients:detail", args=[p.pk])
+    hours = client.get(detail).content.decode().split('id="hours-flags"')[1]
+    hours = hours.split("</div>")[0]
+    assert "Attendance rules (flag reviewed)" in hours
+    assert "Mark reviewed" not in hours
+    mark(past_session(hours_ago=84), p, "unexcused")  # entered now
+    hours = client.get(detail).content.decode().split('id="hours-flags"')[1]
+    hours = hours.split("</div>")[0]
+    assert "Flagged for a doctor's review" in hours
+    assert "3 unexcused absences in the last 30 days" in hours
+    assert "Mark reviewed" in hours
 
 
 def test_staff_see_the_review_but_no_review_form(client_for, staff_user, doctor_user):
