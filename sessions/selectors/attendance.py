@@ -530,19 +530,16 @@ def _order_by(columns, table):
     return ", ".join(f"{table}.{column}" for column in columns)
 
 
-# The page of a list held in the CTE "{list}", `per_page` rows from `offset` (the
-# last page when past the end), each row with the length of the whole list.
+# The page of a list held in the CTE "{list}", `limit` rows from `offset`, each
+# row with the length of the whole list (counted in the same pass: the list is
+# computed once and not kept for a second and third scan). A page past the end
+# has no rows, hence no count: _page_rows then reads the last page.
 PAGE_SQL = """
-    SELECT *, (SELECT COUNT(*) FROM {list}) AS count
+    SELECT *, COUNT(*) OVER () AS count
     FROM {list}
     ORDER BY {order}
     LIMIT %(limit)s
-    OFFSET (
-        SELECT GREATEST(
-            LEAST(%(offset)s, (COUNT(*) - 1) / %(per_page)s * %(per_page)s), 0
-        )
-        FROM {list}
-    )
+    OFFSET %(offset)s
 """
 
 
@@ -550,15 +547,23 @@ def _page_params(page, per_page):
     """(page number, page size or None for every row, the SQL parameters)."""
     number = page_number(page) if page is not None else 1
     size = per_page if page is not None else None
-    return (
-        number,
-        size,
-        {
-            "limit": size,
-            "offset": (number - 1) * (size or 0),
-            "per_page": size or 1,
-        },
-    )
+    return number, size, {"limit": size, "offset": (number - 1) * (size or 0)}
+
+
+def _page_rows(sql, params, *, number, size, count_at):
+    """(rows, page number) of the page of a PAGE_SQL statement asked for by
+    `params` (page `number` of `size` rows); past the end, those of the last page
+    (two statements more: the first row gives the count). `count_at`: the index
+    of the count column in a row."""
+    found = _rows(sql, params, prepared=True)
+    if found or number == 1 or size is None:
+        return found, number
+    first = _rows(sql, {**params, "limit": 1, "offset": 0}, prepared=True)
+    if not first:
+        return [], 1
+    last = (first[0][count_at] - 1) // size + 1
+    params = {**params, "offset": (last - 1) * size}
+    return _rows(sql, params, prepared=True), last
 
 
 # The statuses the page statements write as literals (see COMPLIANCE_SQL).
@@ -764,7 +769,7 @@ def compliance(
         patient=_row_patient_columns("p"),
         **_TABLES,
     )
-    found = _rows(sql, params, prepared=True)
+    found, number = _page_rows(sql, params, number=number, size=size, count_at=3)
     count = found[0][3] if found else 0
     rows = []
     for last_min, this_min, ahead, _, track, counselor, *patient in found:
@@ -943,7 +948,7 @@ def _flag_rows(
         f_patient=_row_patient_columns("f"),
         **_TABLES,
     )
-    found = _rows(sql, params, prepared=True)
+    found, number = _page_rows(sql, params, number=number, size=size, count_at=2)
     rows = []
     for row in found:
         absences, run, _, doctor_name = row[:4]

@@ -366,6 +366,10 @@ def test_flagged_patients_come_in_pages_longest_run_of_no_shows_first():
     assert first["rows"][0]["reasons"][-1] == "4 no-shows in a row"
     second = flagged_page(order="urgency", page="2", per_page=2)
     assert [r["patient"].last_name for r in second["rows"]] == ["Two"]
+    # a page past the end shows the last one, with the count
+    past = flagged_page(order="urgency", page=99, per_page=2)
+    assert [r["patient"].last_name for r in past["rows"]] == ["Two"]
+    assert (past["count"], past["page_obj"].number) == (3, 2)
     by_name = flagged_page(page=1)
     assert [r["patient"].last_name for r in by_name["rows"]] == ["Four", "Three", "Two"]
 
