@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import password_validation
 
 from accounts.models import User
+from patients.forms import PhoneField
 from patients.models import Sponsor
 
 from .selectors import letter_bounds
@@ -53,25 +54,11 @@ class PreferencesForm(forms.Form):
         choices=Sponsor.Channel.choices,
         widget=forms.RadioSelect,
     )
-    phone = forms.CharField(
-        label="Mobile phone for text messages",
-        max_length=32,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    # Checked and written as the clinic's forms write a sponsor's phone (a number
+    # that can exist, with its area code), so that text messages reach it.
+    phone = PhoneField(
+        label="Mobile phone for text messages", max_length=32, required=False
     )
-
-    def clean_phone(self):
-        phone = self.cleaned_data["phone"].strip()
-        digits = [c for c in phone if c.isdigit()]
-        if phone and not 7 <= len(digits) <= 15:
-            raise forms.ValidationError(
-                "Enter a phone number with 7 to 15 digits, for example (555) 201-3344."
-            )
-        if phone and any(c not in "0123456789+-(). " for c in phone):
-            raise forms.ValidationError(
-                "Use only digits, spaces and + - ( ) . in the phone number."
-            )
-        return phone
 
     def clean(self):
         cleaned = super().clean()

@@ -560,9 +560,21 @@ def test_preferences_update_every_entry_and_are_audited(client, sponsor):
     assert all("preferred_channel" in e.changed_fields for e in events)
     assert all(e.user_id == sponsor.pk for e in events)
     page = client.get("/sponsor/preferences/").content.decode()
+    assert 'type="tel"' in page and 'autocomplete="tel"' in page
     assert "saved" in page and 'value="both" checked' in page.replace(
         ' id="id_channel_2"', ""
     ).replace('" required', '"')
+
+
+def test_a_phone_typed_another_way_is_saved_as_the_clinic_writes_it(
+    client, sponsor, consent
+):
+    client.force_login(sponsor)
+    response = client.post(
+        "/sponsor/preferences/", {"channel": "sms", "phone": "1-555.777.1212"}
+    )
+    assert response.status_code == 302
+    assert Sponsor.objects.get(pk=consent.sponsor_id).phone == "(555) 777-1212"
 
 
 def test_preferences_unchanged_write_no_audit(client, sponsor, consent):
@@ -579,8 +591,10 @@ def test_preferences_unchanged_write_no_audit(client, sponsor, consent):
     "data, message",
     [
         ({"channel": "sms", "phone": ""}, "Text messages need a mobile phone"),
-        ({"channel": "both", "phone": "12"}, "7 to 15 digits"),
-        ({"channel": "sms", "phone": "555-CALL-NOW"}, "7 to 15 digits"),
+        ({"channel": "both", "phone": "12"}, "Enter a 10-digit phone number"),
+        ({"channel": "sms", "phone": "201-3344"}, "Enter a 10-digit phone number"),
+        ({"channel": "sms", "phone": "(055) 201-3344"}, "cannot exist"),
+        ({"channel": "sms", "phone": "555-CALL-NOW"}, "only digits"),
         ({"channel": "pigeon", "phone": ""}, "Select a valid choice"),
     ],
 )
