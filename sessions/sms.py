@@ -3,6 +3,8 @@
 SMS_BACKEND = "console": print the message (development, `make run`).
 SMS_BACKEND = "http": POST JSON {"to", "from", "body", "reference"} to SMS_HTTP_URL
 with "Authorization: Bearer SMS_HTTP_TOKEN" and "Idempotency-Key: <reference>".
+"to" is in E.164 (+15552013344), as providers take it, whatever way the clinic
+wrote the number.
 A 2xx answer is success; 408, 429 and 5xx (and a network error) are temporary;
 any other 4xx is permanent.
 """
@@ -33,16 +35,34 @@ class PermanentSmsError(SmsError):
     """The provider refused the message (bad number, bad token...)."""
 
 
+def e164(phone: str) -> str:
+    """The number in E.164 (+15552013344): a North American one as the clinic's
+    forms write it, (555) 201-3344, or written another way with its area code
+    (and a leading 1 or not); an international one as + and its digits.
+    PermanentSmsError for anything else (no text message can reach it)."""
+    digits = "".join(c for c in phone if c.isdigit())
+    if phone.strip().startswith("+"):
+        if 8 <= len(digits) <= 15:
+            return "+" + digits
+    elif len(digits) == 10:
+        return "+1" + digits
+    elif len(digits) == 11 and digits.startswith("1"):
+        return "+" + digits
+    raise PermanentSmsError(f"{phone!r} is not a number a text message can reach")
+
+
 def send_sms(*, to: str, body: str, reference: str) -> str:
-    """Send one text message; returns the provider's message id (or "")."""
+    """Send one text message to `to` (see e164); returns the provider's message
+    id (or "")."""
     if len(body) > MAX_LENGTH:
         raise PermanentSmsError(f"message is {len(body)} characters (max 160)")
     backend = settings.SMS_BACKEND
+    if backend not in ("console", "http"):
+        raise PermanentSmsError(f"unknown SMS_BACKEND {backend!r}")
+    to = e164(to)
     if backend == "console":
         return _send_console(to=to, body=body, reference=reference)
-    if backend == "http":
-        return _send_http(to=to, body=body, reference=reference)
-    raise PermanentSmsError(f"unknown SMS_BACKEND {backend!r}")
+    return _send_http(to=to, body=body, reference=reference)
 
 
 def _send_console(*, to, body, reference):

@@ -360,7 +360,8 @@ def test_sms_is_held_in_quiet_hours_and_sent_when_they_end(sms_provider):
     with time_machine.travel(_at_local(8, 1, day=day + datetime.timedelta(1))):
         assert svc.alert_deliver(alert_id=alert_id) == "sent"
     (request,) = sms_provider.requests
-    assert request["json"]["to"] == consent.sponsor.phone
+    assert consent.sponsor.phone == "(555) 300-1000"
+    assert request["json"]["to"] == "+15553001000"  # E.164, as providers take it
     assert request["headers"]["Authorization"] == "Bearer test-token"
     assert request["headers"]["Idempotency-Key"] == f"alert-{alert_id}"
     body = request["json"]["body"]

@@ -58,3 +58,28 @@ def test_unknown_backend_is_a_permanent_error(settings):
     settings.SMS_BACKEND = "carrier-pigeon"
     with pytest.raises(sms.PermanentSmsError, match="carrier-pigeon"):
         sms.send_sms(to="+1555", body="x", reference="r")
+
+
+@pytest.mark.parametrize(
+    "written, sent",
+    [
+        ("(555) 201-3344", "+15552013344"),
+        ("555.201.3344", "+15552013344"),
+        ("1-555-201-3344", "+15552013344"),
+        ("+1 (555) 201-3344", "+15552013344"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
+def test_the_provider_gets_the_number_in_e164_however_it_was_written(
+    sms_provider, written, sent
+):
+    sms.send_sms(to=written, body="Hello", reference="alert-8")
+    (request,) = sms_provider.requests
+    assert request["json"]["to"] == sent
+
+
+@pytest.mark.parametrize("written", ["201-3344", "", "+12", "555 201 3344 99"])
+def test_a_number_no_text_can_reach_is_refused_before_sending(sms_provider, written):
+    with pytest.raises(sms.PermanentSmsError, match="not a number"):
+        sms.send_sms(to=written, body="Hello", reference="r")
+    assert sms_provider.requests == []
