@@ -9,7 +9,8 @@ answer them, on the page staff open most. Here one statement returns the patient
 row and each section as JSON (every row whole, as `to_jsonb` writes it), and the
 rows become model instances again, so that the template and the sections'
 helpers (status_on, _mark_current, the hours and flag rules) work on them as
-before. `patient_page_orm` is the ORM version the tests hold it to.
+before. tests/patients/reference.py holds the ORM version (patient_page_orm) the
+tests compare it with.
 
 The statement's values are bound parameters, and it is prepared on its
 connection (core.db.prepared_cursor): PostgreSQL plans its forty subqueries once
@@ -34,9 +35,7 @@ from sessions.models import (
     TherapySession,
     Topic,
 )
-from sessions.selectors import alerts as alert_selectors
 from sessions.selectors import attendance as attendance_selectors
-from sessions.selectors import scheduling as scheduling_selectors
 
 from . import selectors
 from .models import (
@@ -49,9 +48,11 @@ from .models import (
     Track,
 )
 
-SCHEDULE_UPCOMING = 10  # as scheduling.patient_schedule
+# The schedule's and the alerts' lengths are those of the ORM reads the tests
+# compare the page with (tests/patients/reference.py).
+SCHEDULE_UPCOMING = 10
 SCHEDULE_PAST = 5
-ALERTS_SHOWN = 5  # as alerts.patient_sponsor_alerts
+ALERTS_SHOWN = 5
 HOURS_WEEKS = 12  # as attendance.patient_hours_section
 
 # The patient and every section as one jsonb object, each row whole as to_jsonb
@@ -314,8 +315,9 @@ def _latest_marks(rows):
 
 
 def patient_page(*, pk, user):
-    """Everything the patient page shows (see patient_page_orm for the same read
-    with the ORM), and the audit row for viewing the patient, in one statement.
+    """Everything the patient page shows (tests/patients/reference.py has the same
+    read with the ORM: patient_page_orm), and the audit row for viewing the
+    patient, in one statement.
     404 (and no audit row) when there is no such patient."""
     now = timezone.now()
     today = clinic_today()
@@ -379,14 +381,3 @@ def patient_page(*, pk, user):
         ),
         "sponsor_alerts": _alerts(page["alerts"], page["alert_counts"]),
     }
-
-
-def patient_page_orm(*, pk, user):
-    """The same read as patient_page with the ORM selectors each section had (ten
-    queries and the audit row); the reference the tests hold patient_page to."""
-    context = selectors.patient_detail(pk=pk, user=user)
-    patient = context["patient"]
-    context["schedule"] = scheduling_selectors.patient_schedule(patient=patient)
-    context["hours"] = attendance_selectors.patient_hours_section(patient=patient)
-    context["sponsor_alerts"] = alert_selectors.patient_sponsor_alerts(patient=patient)
-    return context

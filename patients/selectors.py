@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import CharField, FilteredRelation, Func, Q
+from django.db.models import CharField, Func, Q
 from django.shortcuts import get_object_or_404
 
 from accounts import roles
@@ -21,7 +21,6 @@ from .models import (
     Consent,
     DoctorDecision,
     Patient,
-    PatientStatusChange,
     Sponsor,
     active_consent_q,
 )
@@ -329,21 +328,6 @@ def consent_rows(consents, today, discharged):
     ]
 
 
-def _with_children(rows, attr):
-    """Rows of a parent LEFT JOINed with its children (`attr`: the joined child,
-    missing when there is none), in order -> the distinct parents, each with the
-    list of its children as `<attr>_list`."""
-    parents = []
-    for row in rows:
-        if not parents or parents[-1].pk != row.pk:
-            setattr(row, f"{attr}_list", [])
-            parents.append(row)
-        child = getattr(row, attr, None)
-        if child is not None:
-            getattr(parents[-1], f"{attr}_list").append(child)
-    return parents
-
-
 def _mark_current(decisions):
     """Set `current` on each of a request's decisions (False once a later one
     supersedes it); returns the current decision, or None."""
@@ -351,68 +335,6 @@ def _mark_current(decisions):
     for d in decisions:
         d.current = d.pk not in superseded
     return next((d for d in decisions if d.current), None)
-
-
-def patient_detail(*, pk, user):
-    """Everything the patient page shows: summary, sponsors (with their open portal
-    invitation) and consents, admission history (requests, decisions including
-    superseded ones), status history. Five queries whatever the patient has: the
-    sponsors come with their consents and the requests with their decisions in
-    one query each (joins rather than prefetches, which are skipped when there is
-    nothing to prefetch for)."""
-    patient = patient_get(pk=pk, user=user)
-    today = clinic_today()
-    discharged = patient.status == Patient.Status.DISCHARGED
-    sponsors = _with_children(
-        Sponsor.objects.filter(patient=patient)
-        .annotate(
-            open_invitation=FilteredRelation(
-                "invitations", condition=Q(invitations__state="open")
-            ),
-            consent=FilteredRelation("consents"),
-        )
-        .select_related(
-            "open_invitation", "consent__witnessed_by", "consent__revoked_recorded_by"
-        )
-        .order_by("full_name", "id", "-consent__effective_on", "-consent__id"),
-        "consent",
-    )
-    for sponsor in sponsors:
-        # None when the join found no open invitation (the portal's invite
-        # controls read it instead of querying again).
-        sponsor.open_invitation = getattr(sponsor, "open_invitation", None)
-        sponsor.consent_rows = consent_rows(sponsor.consent_list, today, discharged)
-        sponsor.has_active_consent = any(
-            row["status"] == Consent.Status.ACTIVE for row in sponsor.consent_rows
-        )
-    requests = _with_children(
-        AdmissionRequest.objects.filter(patient=patient)
-        .annotate(decision=FilteredRelation("decisions"))
-        .select_related(
-            "requested_by", "doctor", "proposed_track", "decision__signed_by"
-        )
-        .order_by("-requested_at", "-id", "-decision__signed_at", "-decision__id"),
-        "decision",
-    )
-    for req in requests:
-        req.current_decision = _mark_current(req.decision_list)
-    history = list(
-        PatientStatusChange.objects.filter(patient=patient)
-        .select_related("by")
-        .order_by("-at", "-id")
-    )
-    pending = next(
-        (r for r in requests if r.status == AdmissionRequest.Status.PENDING), None
-    )
-    return {
-        "patient": patient,
-        "today": today,
-        "sponsors": sponsors,
-        "active_consent": any(s.has_active_consent for s in sponsors),
-        "requests": requests,
-        "pending_request": pending,
-        "status_history": history,
-    }
 
 
 class ApprovalRow(NamedTuple):

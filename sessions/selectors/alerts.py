@@ -1,6 +1,6 @@
 """Reads for the staff alerts page. A fixed number of queries per page."""
 
-from django.db.models import Case, Count, IntegerField, Q, Value, When, Window
+from django.db.models import Case, Count, IntegerField, Q, Value, When
 
 from core.timeutil import day_bounds
 from patients.models import Patient
@@ -69,24 +69,3 @@ def alert_list_patient(*, patient_id):
         .filter(pk=patient_id)
         .first()
     )
-
-
-def patient_sponsor_alerts(*, patient, limit=5):
-    """The patient page's "Alerts to sponsors": the `limit` newest missed-session
-    alerts of this patient with their session and sponsor, how many there are in
-    all and how many failed. One query whatever the patient has: the counts are
-    window aggregates over all the patient's alerts, computed before the LIMIT."""
-    rows = list(
-        Alert.objects.filter(patient=patient, kind=Alert.Kind.MISSED)
-        .select_related("session", "sponsor")
-        .annotate(
-            total=Window(Count("id")),
-            failed_total=Window(Count("id", filter=Q(state=Alert.State.FAILED))),
-        )
-        .order_by("-created_at", "-id")[:limit]
-    )
-    return {
-        "recent": rows,
-        "count": rows[0].total if rows else 0,
-        "failed_count": rows[0].failed_total if rows else 0,
-    }

@@ -23,7 +23,6 @@ from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_sta
 from patients.models import Patient
 from patients.selectors import patient_words_match
 from sessions.models import (
-    CalendarFeed,
     FamilyMember,
     Participant,
     Room,
@@ -415,28 +414,6 @@ def day_agenda(*, day):
             Prefetch("family_members", queryset=FamilyMember.objects.order_by("id")),
         )
     )
-
-
-def patient_schedule(*, patient, past=5, upcoming=10):
-    """The patient's next sessions, the last few and the feed (2 queries).
-
-    The sessions are picked through the patient's participations (their start and
-    end mirror the session's, indexed by patient and start), both lists in one
-    query."""
-    now = timezone.now()
-    mine = Participant.objects.filter(patient=patient).values("session_id")
-    next_ids = mine.filter(end__gt=now).order_by("start", "session_id")[:upcoming]
-    last_ids = mine.filter(end__lte=now).order_by("-start", "-session_id")[:past]
-    sessions = list(
-        TherapySession.objects.filter(pk__in=next_ids.union(last_ids, all=True))
-        .select_related("room", "topic")
-        .order_by("start", "id")
-    )
-    return {
-        "upcoming": [s for s in sessions if s.end > now],
-        "recent": [s for s in reversed(sessions) if s.end <= now],
-        "feed": CalendarFeed.objects.filter(patient=patient).first(),
-    }
 
 
 def series_detail(pk):

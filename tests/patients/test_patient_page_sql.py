@@ -1,6 +1,6 @@
 """The patient page's one-statement read (patients.page.patient_page) agrees with
-the ORM selectors it replaced (patient_page_orm): the same page, byte for byte,
-and the same audit row, for patients with nothing and with everything."""
+the ORM selectors it replaced (reference.patient_page_orm): the same page, byte
+for byte, and the same audit row, for patients with nothing and with everything."""
 
 import datetime
 import re
@@ -28,6 +28,7 @@ from tests.factories import (
 )
 
 from .conftest import approve, register, request_admission
+from .reference import patient_page_orm
 from .test_detail_page import _busy_patient
 from .test_patient_alerts import _patient_with_alerts
 
@@ -68,7 +69,7 @@ def _audit_row():
 
 
 def _assert_agree(patient, user):
-    orm_html, orm = _html(page.patient_page_orm, patient, user)
+    orm_html, orm = _html(patient_page_orm, patient, user)
     orm_audit = _audit_row()
     sql_html, sql = _html(page.patient_page, patient, user)
     assert _audit_row() == orm_audit
