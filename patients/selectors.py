@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import CharField, Func, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from accounts import roles
@@ -63,53 +63,15 @@ class PatientListRow(NamedTuple):
 STATUS_LABELS = dict(Patient.Status.choices)
 
 
-def patient_list(
-    *, search="", status="", counselor=None, doctor=None, track=None, sort="name"
-):
-    """The staff patient list, filtered and sorted, as PatientListRow values: no
-    model instances (four per patient with the track, counselor and doctor). One
-    query per page."""
-    qs = Patient.objects.values_list(
-        "pk",
-        "record_number",
-        "last_name",
-        "first_name",
-        "preferred_name",
-        "date_of_birth",
-        "phone",
-        "status",
-        "track__name",
-        "primary_counselor__full_name",
-        "attending_doctor__full_name",
-    )
-    search = (search or "").strip()
-    if search:
-        # Every word must match a name or the record number; or the digits match
-        # the phone (stored as typed, compared digits only).
-        words = patient_words_match(search)
-        digits = "".join(ch for ch in search if ch.isdigit())
-        if len(digits) >= 3:
-            words |= Q(phone_digits__contains=digits)
-        qs = qs.alias(phone_digits=_digits("phone")).filter(words)
-    if status:
-        qs = qs.filter(status=status)
-    if counselor is not None:
-        qs = qs.filter(primary_counselor=counselor)
-    if doctor is not None:
-        qs = qs.filter(attending_doctor=doctor)
-    if track is not None:
-        qs = qs.filter(track=track)
-    return qs.order_by(*SORTS.get(sort, SORTS["name"]))
-
-
 # The patient list's page and how many patients match, in one statement: the
 # count, the page number as Paginator.get_page settles it (out of range: the
 # last page), and the page's rows, read through a LATERAL join after the count:
 # the page's patients are chosen first, then joined to their track and people. The
 # filters and the sort are fixed fragments chosen by the form (PATIENT_LIST_WHERE,
-# PATIENT_LIST_ORDER); every value is a bound parameter. patient_list() is the
-# ORM version the tests hold it to. The audit row for the read is written by
-# the same statement (core.auditsql), with the page number and the count it read.
+# PATIENT_LIST_ORDER); every value is a bound parameter. tests/patients/reference.py
+# holds the ORM version (patient_list) the tests compare it with. The audit row for
+# the read is written by the same statement (core.auditsql), with the page number
+# and the count it read.
 PATIENT_LIST_SQL = """
 WITH total AS (
     SELECT count(*) AS n FROM patients_patient p WHERE {where}
@@ -177,8 +139,8 @@ def _like_contains(text):
 def patient_list_sql(
     *, search="", status="", counselor=None, doctor=None, track=None, sort="name"
 ):
-    """PATIENT_LIST_SQL for these filters (as patient_list()), and its
-    parameters but the page's."""
+    """PATIENT_LIST_SQL for these filters (as the ORM patient_list of
+    tests/patients/reference.py filters), and its parameters but the page's."""
     where, params = [], {}
     words = (search or "").strip().split()
     if words:
@@ -229,7 +191,7 @@ def counted_page(rows, count, number, per_page):
 
 
 def patient_list_page(*, user, filters, page_number, per_page=25):
-    """One page of the patient list, as PatientListRow values (patient_list()'s
+    """One page of the patient list, as PatientListRow values (patient_list_sql's
     filters and sort, Paginator.get_page's page), and one audit row for the read
     (no search terms in it: they may be names). One query: the page with its
     count and the audit row (PATIENT_LIST_SQL, prepared)."""
@@ -246,11 +208,6 @@ def patient_list_page(*, user, filters, page_number, per_page=25):
     return page
 
 
-class _DigitsOnly(Func):
-    template = "REGEXP_REPLACE(%(expressions)s, '[^0-9]', '', 'g')"
-    output_field = CharField()
-
-
 def patient_words_match(text, *, via="", record_exact=False):
     """A filter on patients (or, with `via="patient__"`, on rows of a patient): every
     word of `text` is in the first, last or preferred name or the record number
@@ -265,10 +222,6 @@ def patient_words_match(text, *, via="", record_exact=False):
             | Q(**{f"{via}{record}": word})
         )
     return match
-
-
-def _digits(field):
-    return _DigitsOnly(field)
 
 
 # The active staff and doctors with their role, and the active tracks, as
@@ -357,34 +310,10 @@ class ApprovalRow(NamedTuple):
     doctor_credentials: str | None
 
 
-def approval_queue():
-    """Pending admission requests, oldest first, as ApprovalRow values (no model
-    instances: five per request with the patient, requester, doctor and track)."""
-    return (
-        AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
-        .order_by("requested_at", "id")
-        .values_list(
-            "pk",
-            "requested_at",
-            "proposed_start",
-            "medical_probation",
-            "patient_id",
-            "patient__first_name",
-            "patient__last_name",
-            "patient__record_number",
-            "requested_by__full_name",
-            "proposed_track__name",
-            "doctor_id",
-            "doctor__full_name",
-            "doctor__email",
-            "doctor__credentials",
-        )
-    )
-
-
 # The doctor's queue: the pending requests' count, the page number as
 # Paginator.get_page settles it and the page's rows, in one statement (as
-# PATIENT_LIST_SQL). approval_queue() is the ORM version the tests hold it to.
+# PATIENT_LIST_SQL). tests/patients/reference.py holds the ORM version
+# (approval_queue) the tests compare it with.
 # The status is written in the text (AdmissionRequest.Status.PENDING): as a
 # parameter, the plan kept for the connection would expect half the requests
 # pending and hash-join every patient (4 ms instead of 0.3).

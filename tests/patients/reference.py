@@ -1,8 +1,11 @@
-"""The ORM reads the patient page had before it was read with one SQL statement
-(patients.page.patient_page): the reference the tests hold that statement to
-(tests/patients/test_patient_page_sql.py). The application does not run them."""
+"""The ORM reads that pages of patients had before each was read with one SQL
+statement: the references the tests hold those statements to. The patient page
+(patients.page.patient_page; tests/patients/test_patient_page_sql.py), the
+patient list and the doctor's queue (patients.selectors.patient_list_page and
+approval_queue_page; tests/patients/test_list_sql.py). The application does not
+run them."""
 
-from django.db.models import Count, FilteredRelation, Q, Window
+from django.db.models import CharField, Count, FilteredRelation, Func, Q, Window
 from django.utils import timezone
 
 from core.timeutil import clinic_today
@@ -13,7 +16,13 @@ from patients.models import (
     PatientStatusChange,
     Sponsor,
 )
-from patients.selectors import _mark_current, consent_rows, patient_get
+from patients.selectors import (
+    SORTS,
+    _mark_current,
+    consent_rows,
+    patient_get,
+    patient_words_match,
+)
 from sessions.models import Alert, CalendarFeed, Participant, TherapySession
 from sessions.selectors.attendance import patient_hours_section
 
@@ -151,3 +160,79 @@ def patient_sponsor_alerts(*, patient, limit=5):
         "count": rows[0].total if rows else 0,
         "failed_count": rows[0].failed_total if rows else 0,
     }
+
+
+def patient_list(
+    *, search="", status="", counselor=None, doctor=None, track=None, sort="name"
+):
+    """The tests' reference for patients.selectors.patient_list_page (its
+    PATIENT_LIST_SQL): the staff patient list, filtered and sorted, as
+    PatientListRow values: no model instances (four per patient with the track,
+    counselor and doctor). One query per page."""
+    qs = Patient.objects.values_list(
+        "pk",
+        "record_number",
+        "last_name",
+        "first_name",
+        "preferred_name",
+        "date_of_birth",
+        "phone",
+        "status",
+        "track__name",
+        "primary_counselor__full_name",
+        "attending_doctor__full_name",
+    )
+    search = (search or "").strip()
+    if search:
+        # Every word must match a name or the record number; or the digits match
+        # the phone (stored as typed, compared digits only).
+        words = patient_words_match(search)
+        digits = "".join(ch for ch in search if ch.isdigit())
+        if len(digits) >= 3:
+            words |= Q(phone_digits__contains=digits)
+        qs = qs.alias(phone_digits=_digits("phone")).filter(words)
+    if status:
+        qs = qs.filter(status=status)
+    if counselor is not None:
+        qs = qs.filter(primary_counselor=counselor)
+    if doctor is not None:
+        qs = qs.filter(attending_doctor=doctor)
+    if track is not None:
+        qs = qs.filter(track=track)
+    return qs.order_by(*SORTS.get(sort, SORTS["name"]))
+
+
+class _DigitsOnly(Func):
+    template = "REGEXP_REPLACE(%(expressions)s, '[^0-9]', '', 'g')"
+    output_field = CharField()
+
+
+def _digits(field):
+    return _DigitsOnly(field)
+
+
+def approval_queue():
+    """The tests' reference for patients.selectors.approval_queue_page (its
+    APPROVAL_QUEUE_SQL): pending admission requests, oldest first, as ApprovalRow
+    values (no model instances: five per request with the patient, requester,
+    doctor and track)."""
+    return (
+        AdmissionRequest.objects.filter(status=AdmissionRequest.Status.PENDING)
+        .order_by("requested_at", "id")
+        .values_list(
+            "pk",
+            "requested_at",
+            "proposed_start",
+            "medical_probation",
+            "patient_id",
+            "patient__first_name",
+            "patient__last_name",
+            "patient__record_number",
+            "requested_by__full_name",
+            "proposed_track__name",
+            "doctor_id",
+            "doctor__full_name",
+            "doctor__email",
+            "doctor__credentials",
+        )
+    )

@@ -1,7 +1,7 @@
 """The patient list's and the doctor's queue's one-statement reads
-(PATIENT_LIST_SQL, APPROVAL_QUEUE_SQL) against their ORM versions and Django's
-Paginator: the same rows in the same order, the same count and the same page
-number for every filter, sort and page asked for."""
+(PATIENT_LIST_SQL, APPROVAL_QUEUE_SQL) against their ORM versions (reference.py)
+and Django's Paginator: the same rows in the same order, the same count and the
+same page number for every filter, sort and page asked for."""
 
 import datetime
 import itertools
@@ -12,6 +12,8 @@ from django.core.paginator import Paginator
 from patients import selectors
 from patients.models import Patient
 from tests.factories import PatientFactory, TrackFactory, doctor, staff
+
+from .reference import approval_queue, patient_list
 
 pytestmark = pytest.mark.django_db
 
@@ -83,9 +85,7 @@ def test_patient_list_page_is_the_orm_list_and_paginator_for_every_filter(
             got = selectors.patient_list_page(
                 user=staff_user, filters=filters, page_number=page, per_page=4
             )
-            want = _orm_page(
-                selectors.patient_list(**filters), page, 4, selectors.PatientListRow
-            )
+            want = _orm_page(patient_list(**filters), page, 4, selectors.PatientListRow)
             assert _sql_page(got) == want, (filters, page)
             combos += 1
             found += bool(want[2])
@@ -100,9 +100,7 @@ def test_patient_list_page_sorts_and_pages_as_the_orm(clinic, staff_user, sort):
         got = selectors.patient_list_page(
             user=staff_user, filters=filters, page_number=page, per_page=5
         )
-        want = _orm_page(
-            selectors.patient_list(**filters), page, 5, selectors.PatientListRow
-        )
+        want = _orm_page(patient_list(**filters), page, 5, selectors.PatientListRow)
         assert _sql_page(got) == want, (sort, page)
 
 
@@ -127,9 +125,7 @@ def test_approval_queue_page_is_the_orm_queue_and_paginator(staff_user):
     for per_page in (1, 5, 13, 20):
         for page in PAGES:
             got = selectors.approval_queue_page(page_number=page, per_page=per_page)
-            want = _orm_page(
-                selectors.approval_queue(), page, per_page, selectors.ApprovalRow
-            )
+            want = _orm_page(approval_queue(), page, per_page, selectors.ApprovalRow)
             assert _sql_page(got) == want, (per_page, page)
 
 
