@@ -8,8 +8,8 @@ the corrections). Building those querysets cost more Python than PostgreSQL
 took to answer them. Here one statement returns each part as JSON (every row
 whole, as `to_jsonb` writes it) and the rows become model instances again
 (core.jsonrows), so that the roster's rules (attendance.roster_from) and the
-template work on them as before. `session_detail_page_orm` is the ORM version
-the tests hold it to.
+template work on them as before. tests/sessions/reference.py holds the ORM
+version (session_detail_page_orm) the tests compare it with.
 
 The statement's values are bound parameters, and it is prepared on its
 connection (core.db.prepared_cursor), so PostgreSQL plans it once per connection."""
@@ -147,21 +147,5 @@ def session_detail_page(*, pk, user, errors=None, values=None):
         participants=participants,
         family_members=[instance(FamilyMember, m) for m in page["family"]],
         facilitators=[instance(User, u) for u in page["facilitators"]],
-    )
-    return {"session": session, "roster": roster, "context": context}
-
-
-def session_detail_page_orm(*, pk, user, errors=None, values=None):
-    """The same read as session_detail_page with the ORM selectors the page had
-    (six queries); the reference the tests hold session_detail_page to."""
-    try:
-        session = scheduling_selectors.session_detail(pk)
-    except TherapySession.DoesNotExist:
-        return None
-    roster = attendance_selectors.session_roster(
-        session=session, user=user, errors=errors, values=values
-    )
-    context = scheduling_selectors.session_page(
-        session=session, participants=roster["participants"]
     )
     return {"session": session, "roster": roster, "context": context}

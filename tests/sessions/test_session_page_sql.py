@@ -1,5 +1,5 @@
 """The session page's one-statement read (sessions.selectors.session_page)
-agrees with the ORM selectors it replaced (session_detail_page_orm): the same
+agrees with the ORM selectors it replaced (reference.session_detail_page_orm): the same
 page, byte for byte, for every role and roster state; and the roster's rows
 built in Python (attendance_tags.roster_rows) write what the template loop
 wrote (kept in legacy_rows/roster.html)."""
@@ -28,6 +28,8 @@ from tests.factories import (
     mark,
     past_session,
 )
+
+from .reference import session_detail_page_orm
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +60,7 @@ def _html(read, session, user, **kw):
 
 
 def _assert_agree(session, user, **kw):
-    orm_html, orm = _html(session_page.session_detail_page_orm, session, user, **kw)
+    orm_html, orm = _html(session_detail_page_orm, session, user, **kw)
     sql_html, sql = _html(session_page.session_detail_page, session, user, **kw)
     assert sql_html == orm_html
     for key in ("unmarked_count", "can_record", "can_correct", "window_closed"):
