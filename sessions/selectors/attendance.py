@@ -1323,10 +1323,10 @@ def letter_data(*, patient, start, end, rows):
     }
 
 
-# The CSV reports are written by PostgreSQL (COPY ... TO STDOUT WITH CSV) and
-# streamed as they come: no Python per row. Each query returns text in the CSV's
-# dialect: ISO dates, display labels, and NULL for an empty text (an empty CSV
-# field; COPY would write an empty string as "").
+# The CSV reports' header rows. Their lines are written by PostgreSQL, a clinic
+# day at a time, and kept (sessions.selectors.export_cache): no Python per row.
+# tests/sessions/reference.py holds the reports written from the tables in one
+# COPY each (EXPORT_SQL, DAILY_SQL), the reference the tests compare them with.
 EXPORT_HEADER = (
     "date",
     "record_number",
@@ -1337,48 +1337,6 @@ EXPORT_HEADER = (
     "attended_minutes",
     "status",
 )
-# Each session's own fields (date, kind, modality, facilitators, length: the
-# costly ones, a date format and a time zone each) are worked out once per
-# session, not once per patient (about 4,000 sessions against 16,000 rows in the
-# large clinic's month), and the facilitators aggregated once, before the join.
-# Sessions are chosen by their start: a participant's start is its session's
-# (copied by the participant_copy_session_times trigger).
-EXPORT_SQL = """
-WITH fac AS MATERIALIZED (
-    SELECT sf.session_id,
-           STRING_AGG(u.full_name, '; ' ORDER BY sf.id) AS names
-    FROM therapy_sessions_sessionfacilitator sf
-    JOIN accounts_user u ON u.id = sf.user_id
-    WHERE sf.start >= %(lo)s AND sf.start < %(hi)s
-    GROUP BY sf.session_id
-), sess AS MATERIALIZED (
-    SELECT s.id, s.start,
-           to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS day,
-           NULLIF(COALESCE(%(kinds)s::jsonb ->> s.kind, s.kind), '') AS kind,
-           NULLIF(COALESCE(%(modalities)s::jsonb ->> s.modality, s.modality), '')
-               AS modality,
-           NULLIF(fac.names, '') AS facilitators,
-           ROUND(EXTRACT(EPOCH FROM (s."end" - s.start)) / 60)::int AS scheduled
-    FROM therapy_sessions_therapysession s
-    LEFT JOIN fac ON fac.session_id = s.id
-    WHERE s.start >= %(lo)s AND s.start < %(hi)s AND s.status <> 'cancelled'
-)
-SELECT sess.day,
-       NULLIF(pt.record_number, '') AS record_number,
-       sess.kind,
-       sess.modality,
-       sess.facilitators,
-       sess.scheduled,
-       COALESCE(a.minutes, 0) AS attended,
-       COALESCE(a.status, 'unmarked') AS status
-FROM sess
-JOIN therapy_sessions_participant p ON p.session_id = sess.id
-JOIN patients_patient pt ON pt.id = p.patient_id
-LEFT JOIN therapy_sessions_attendance a
-       ON a.session_id = p.session_id AND a.patient_id = p.patient_id
-WHERE p.start >= %(lo)s AND p.start < %(hi)s
-ORDER BY sess.start, sess.id, pt.record_number
-"""
 
 DAILY_HEADER = (
     "date",
@@ -1390,27 +1348,6 @@ DAILY_HEADER = (
     "minutes_attended",
     "met_daily_target",
 )
-DAILY_SQL = """
-SELECT to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS day,
-       NULLIF(pt.record_number, '') AS record_number,
-       NULLIF(pt.last_name, '') AS last_name,
-       NULLIF(pt.first_name, '') AS first_name,
-       COUNT(*) AS sessions,
-       COUNT(*) FILTER (
-           WHERE a.status IN ('present', 'late', 'left_early')
-       ) AS sessions_attended,
-       COALESCE(SUM(a.minutes), 0) AS total_minutes,
-       CASE WHEN COALESCE(SUM(a.minutes), 0) >= %(target)s THEN 'yes' ELSE 'no' END
-           AS met_target
-FROM therapy_sessions_participant p
-JOIN therapy_sessions_therapysession s ON s.id = p.session_id
-JOIN patients_patient pt ON pt.id = p.patient_id
-LEFT JOIN therapy_sessions_attendance a
-       ON a.session_id = p.session_id AND a.patient_id = p.patient_id
-WHERE p.start >= %(lo)s AND p.start < %(hi)s AND s.status <> 'cancelled'
-GROUP BY 1, pt.id
-ORDER BY 1, pt.record_number
-"""
 
 
 def _as_query(cursor, sql, params, run):
@@ -1429,39 +1366,6 @@ def _as_query(cursor, sql, params, run):
             connection.queries_log.append(
                 {"sql": sql, "time": f"{time.monotonic() - began:.3f}"}
             )
-
-
-def _copy_csv(sql, params, header, rows_per_chunk=2000):
-    """The CSV of `sql`'s rows, header first, as chunks of bytes: what Python's
-    csv.writer writes (a field quoted only when it holds a comma, a double quote
-    or a line break, quotes doubled inside; rows end in CRLF), written by
-    PostgreSQL. COPY sends one message per row ending in LF, made CRLF here. The
-    query counts once; its time runs until the first row, which comes when the
-    query has run (the sort is done)."""
-    yield (",".join(header) + "\r\n").encode()
-    copy_sql = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        contextlib.ExitStack() as stack,
-    ):
-
-        def start(sql, params, many, context):
-            copy = stack.enter_context(cursor.cursor.copy(sql, params))
-            return copy, copy.read()
-
-        copy, row = _as_query(cursor, copy_sql, params, start)
-        chunk = []
-        while row:
-            chunk.append(row[:-1])  # the row without its LF
-            if len(chunk) == rows_per_chunk:
-                chunk.append(b"")
-                yield b"\r\n".join(chunk)
-                chunk = []
-            row = copy.read()
-        if chunk:
-            chunk.append(b"")
-            yield b"\r\n".join(chunk)
 
 
 def _copy_days(sql, params):
@@ -1522,18 +1426,14 @@ def attendance_export_csv(*, start, end):
     scheduled minutes, attended minutes, status); "unmarked" when there is no
     mark yet. Cancelled sessions are left out. The days kept since their last
     change are read (one query); when one is missing or stale, a second query
-    writes (and keeps) those and gives every day: the same bytes as
-    attendance_export_fresh_csv."""
+    writes (and keeps) those and gives every day: the same bytes as the report
+    written from the tables (tests/sessions/reference.py:
+    attendance_export_fresh_csv)."""
     params = _export_params(start, end)
     del params["lo"], params["hi"]
     return _kept_days_csv(
         "sessions", export_cache.SESSIONS_ROWS, params, EXPORT_HEADER, start, end
     )
-
-
-def attendance_export_fresh_csv(*, start, end):
-    """attendance_export_csv written from the tables (EXPORT_SQL), nothing kept."""
-    return _copy_csv(EXPORT_SQL, _export_params(start, end), EXPORT_HEADER)
 
 
 def _daily_params(start, end):
@@ -1549,17 +1449,13 @@ def daily_summary_csv(*, start, end):
     last name, first name, sessions scheduled, sessions attended, minutes
     attended, "yes"/"no" daily target met). The settings, then the report from
     kept days as attendance_export_csv (two queries, three when a day is written):
-    the same bytes as daily_summary_fresh_csv."""
+    the same bytes as the report written from the tables
+    (tests/sessions/reference.py: daily_summary_fresh_csv)."""
     params = _daily_params(start, end)
     del params["lo"], params["hi"]
     return _kept_days_csv(
         "daily", export_cache.DAILY_ROWS, params, DAILY_HEADER, start, end
     )
-
-
-def daily_summary_fresh_csv(*, start, end):
-    """daily_summary_csv written from the tables (DAILY_SQL), nothing kept."""
-    return _copy_csv(DAILY_SQL, _daily_params(start, end), DAILY_HEADER)
 
 
 def _patient_flag_state(*, patient, clinic_settings, now):

@@ -12,8 +12,9 @@ kept and current (its stamp read in that statement). Else one statement
    that show on every day).
 2. The kept days whose stamp and variant are the current ones.
 3. The other days (missing or stale) written from the tables, all in one pass:
-   the export's own query (attendance.EXPORT_SQL / DAILY_SQL) with each row put in
-   the day whose bounds hold its session's start, the fields written by
+   the export's own query (EXPORT_SQL / DAILY_SQL, the reports written from the
+   tables that tests/sessions/reference.py holds as the tests' reference) with each
+   row put in the day whose bounds hold its session's start, the fields written by
    core_csv_field as COPY ... CSV writes them.
 4. Those days kept (INSERT ... ON CONFLICT: a kept day is replaced only by one with
    a higher stamp or another variant), unless older than two years or more than a
@@ -51,13 +52,14 @@ Not covered: writes that fire no trigger (TRUNCATE, session_replication_role =
 replica); whoever does that must delete the ExportChunk rows too.
 
 Which day a row belongs to: the day whose bounds (core.timeutil.day_bounds, the
-clinic's zone, as the uncached export uses for the whole range) hold its session's
-start. The days' bounds meet, so the days' rows are the range's rows, in the same
-order; the date written in each row is the export's own to_char(... AT TIME ZONE),
-and the daily report's lines (per patient per written date) are grouped within a
-day as over the range, a date's sessions all starting within its day's bounds.
-Participants, marks and facilitators are found by their copy of the session's start
-(kept by the sessions triggers), as the uncached export finds them.
+clinic's zone, as the export written from the tables uses for the whole range)
+hold its session's start. The days' bounds meet, so the days' rows are the range's
+rows, in the same order; the date written in each row is the export's own
+to_char(... AT TIME ZONE), and the daily report's lines (per patient per written
+date) are grouped within a day as over the range, a date's sessions all starting
+within its day's bounds. Participants, marks and facilitators are found by their
+copy of the session's start (kept by the sessions triggers), as the export written
+from the tables finds them.
 The variant is a digest of the query's text and of the parameters that are not
 rows (zone, labels, daily target): a change of any of them is another variant.
 """
@@ -188,12 +190,12 @@ def range_params(start, end, today=None):
     }
 
 
-# attendance.EXPORT_SQL for the missing days: each session's fields once per
-# session, each participant's line written as COPY ... CSV would (the dates and
-# numbers, never NULL nor holding a comma, quote or line break, as they are; the
-# texts through core_csv_field), the lines of a day joined in the export's order.
-# The facilitators are read over the span from the first missing day to the last
-# (one range scan, not one per day).
+# EXPORT_SQL (tests/sessions/reference.py) for the missing days: each session's
+# fields once per session, each participant's line written as COPY ... CSV would
+# (the dates and numbers, never NULL nor holding a comma, quote or line break, as
+# they are; the texts through core_csv_field), the lines of a day joined in the
+# export's order. The facilitators are read over the span from the first missing
+# day to the last (one range scan, not one per day).
 SESSIONS_ROWS = """
 fac AS MATERIALIZED (
     SELECT sf.session_id,
@@ -247,8 +249,8 @@ fac AS MATERIALIZED (
     GROUP BY chunk
 )"""
 
-# attendance.DAILY_SQL for the missing days: one line per patient per local date,
-# grouped within the day that holds the sessions' starts.
+# DAILY_SQL (tests/sessions/reference.py) for the missing days: one line per
+# patient per local date, grouped within the day that holds the sessions' starts.
 DAILY_ROWS = """
 dsess AS MATERIALIZED (
     SELECT m.day AS chunk, m.lo, m.hi, s.id, s.start

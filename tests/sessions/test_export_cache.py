@@ -25,13 +25,15 @@ from sessions.selectors import export_cache
 from tests.factories import AdmittedPatientFactory, enrol, facilitate, mark, staff
 from tests.sessions.helpers import session_on
 
+from .reference import attendance_export_fresh_csv, daily_summary_fresh_csv
+
 DAY = datetime.timedelta(days=1)
 REPORTS = {
     "sessions": (
         selectors.attendance_export_csv,
-        selectors.attendance_export_fresh_csv,
+        attendance_export_fresh_csv,
     ),
-    "daily": (selectors.daily_summary_csv, selectors.daily_summary_fresh_csv),
+    "daily": (selectors.daily_summary_csv, daily_summary_fresh_csv),
 }
 
 QUERIES = {"sessions": 1, "daily": 2}  # the daily report reads the settings first

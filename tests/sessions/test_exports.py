@@ -506,8 +506,9 @@ def test_csv_with_no_sessions_is_the_header_alone(client_for, staff_user):
 
 
 # The sessions CSV's query as it was first written, one row of every field per
-# participant: the reference that EXPORT_SQL (each session's fields once per
-# session) must agree with, byte for byte.
+# participant: the reference that the sessions CSV (each session's fields once
+# per session, as EXPORT_SQL in reference.py and the kept days write them) must
+# agree with, byte for byte.
 PER_PARTICIPANT_EXPORT_SQL = """
 SELECT to_char(s.start AT TIME ZONE %(tz)s, 'YYYY-MM-DD') AS day,
        NULLIF(pt.record_number, '') AS record_number,
@@ -541,6 +542,8 @@ def test_sessions_csv_agrees_with_the_per_participant_query():
 
     from core.timeutil import clinic_zone, day_bounds
     from sessions.selectors import attendance as selectors
+
+    from .reference import _copy_csv
 
     first = clinic_today() - 6 * DAY
     last = clinic_today() - 2 * DAY
@@ -586,7 +589,7 @@ def test_sessions_csv_agrees_with_the_per_participant_query():
         "modalities": json.dumps(dict(Modality.choices)),
     }
     header = selectors.EXPORT_HEADER
-    expected = b"".join(selectors._copy_csv(PER_PARTICIPANT_EXPORT_SQL, params, header))
+    expected = b"".join(_copy_csv(PER_PARTICIPANT_EXPORT_SQL, params, header))
     body = b"".join(selectors.attendance_export_csv(start=first, end=last))
     assert body == expected
     assert body.count(b"\r\n") == 1 + 3 + 6 + 1
