@@ -17,14 +17,10 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import (
     Count,
-    F,
     FilteredRelation,
     FloatField,
     Func,
-    IntegerField,
-    OuterRef,
     Q,
-    Subquery,
     Sum,
 )
 from django.db.models.base import ModelState
@@ -1125,36 +1121,6 @@ def _sessions_with_counts(rows):
         session.unmarked_count = row["n"]
         sessions.append(session)
     return sessions
-
-
-def unmarked_sessions(*, now=None, limit=20):
-    """Ended, not cancelled sessions where some expected patient has no mark yet,
-    the `limit` most recent, each with `unmarked_count` and how many such sessions
-    there are in all (`total`). One query: the sessions of the first `limit`
-    groups of unmarked participations, with their counts as subqueries."""
-    now = now or timezone.now()
-    unmarked = Participant.objects.filter(end__lte=now, active=True, marked=False)
-    first = _unmarked_by_session(now).values_list("session_id", flat=True)[:limit]
-    per_session = (
-        unmarked.filter(session=OuterRef("pk"))
-        .order_by()
-        .values("session")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    sessions_in_all = unmarked.order_by().values(
-        n=Func(
-            F("session_id"),
-            template="COUNT(DISTINCT %(expressions)s)",
-            output_field=IntegerField(),
-        )
-    )
-    return list(
-        TherapySession.objects.filter(pk__in=first)
-        .select_related("topic", "room")
-        .annotate(unmarked_count=Subquery(per_session), total=Subquery(sessions_in_all))
-        .order_by("-end", "-id")
-    )
 
 
 def unmarked_sessions_page(*, page_number=1, per_page=20, now=None):

@@ -11,7 +11,6 @@ from django.db.models import Count
 from core.selectors import TODAY_ON_DASHBOARD, UNMARKED_ON_DASHBOARD, staff_dashboard
 from core.timeutil import day_bounds, make_local
 from sessions.models import Kind, Modality, TherapySession
-from sessions.selectors.attendance import unmarked_sessions
 from tests.factories import (
     AdmittedPatientFactory,
     RoomFactory,
@@ -20,6 +19,7 @@ from tests.factories import (
     mark,
     staff,
 )
+from tests.sessions.reference import unmarked_sessions
 
 pytestmark = pytest.mark.django_db
 

@@ -7,19 +7,25 @@ tests/sessions/test_session_page_sql.py).
 
 The CSV exports written from the tables, nothing kept: the reports the exports
 from kept days (sessions.selectors.export_cache) must give byte for byte
-(tests/sessions/test_export_cache.py)."""
+(tests/sessions/test_export_cache.py).
+
+The staff dashboard's sessions with attendance to take, read with the ORM
+(core.selectors.staff_dashboard; tests/core/test_dashboard_sql.py)."""
 
 import contextlib
 
 from django.db import connection
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Subquery
+from django.utils import timezone
 
-from sessions.models import TherapySession
+from sessions.models import Participant, TherapySession
 from sessions.selectors.attendance import (
     DAILY_HEADER,
     EXPORT_HEADER,
     _as_query,
     _daily_params,
     _export_params,
+    _unmarked_by_session,
     session_roster,
 )
 from sessions.selectors.scheduling import session_detail, session_page
@@ -152,3 +158,35 @@ def daily_summary_fresh_csv(*, start, end):
     """The tests' reference for sessions.selectors.attendance.daily_summary_csv:
     the report written from the tables (DAILY_SQL), nothing kept."""
     return _copy_csv(DAILY_SQL, _daily_params(start, end), DAILY_HEADER)
+
+
+def unmarked_sessions(*, now=None, limit=20):
+    """The tests' reference for the staff dashboard's sessions with attendance to
+    take (core.selectors.staff_dashboard): ended, not cancelled sessions where
+    some expected patient has no mark yet, the `limit` most recent, each with
+    `unmarked_count` and how many such sessions there are in all (`total`). One
+    query: the sessions of the first `limit` groups of unmarked participations,
+    with their counts as subqueries."""
+    now = now or timezone.now()
+    unmarked = Participant.objects.filter(end__lte=now, active=True, marked=False)
+    first = _unmarked_by_session(now).values_list("session_id", flat=True)[:limit]
+    per_session = (
+        unmarked.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    sessions_in_all = unmarked.order_by().values(
+        n=Func(
+            F("session_id"),
+            template="COUNT(DISTINCT %(expressions)s)",
+            output_field=IntegerField(),
+        )
+    )
+    return list(
+        TherapySession.objects.filter(pk__in=first)
+        .select_related("topic", "room")
+        .annotate(unmarked_count=Subquery(per_session), total=Subquery(sessions_in_all))
+        .order_by("-end", "-id")
+    )

@@ -9,11 +9,9 @@ from django.utils import timezone
 
 from core.timeutil import clinic_today, day_bounds, local
 from sessions.models import Attendance, AttendanceRevision, Participant
-from sessions.selectors.attendance import (
-    compliance,
-    flagged_patients,
-    unmarked_sessions,
-)
+from sessions.selectors.attendance import compliance, flagged_patients
+
+from .reference import unmarked_sessions
 
 pytestmark = pytest.mark.django_db
 

@@ -10,12 +10,7 @@ from django.urls import reverse
 from core.models import ClinicSettings
 from core.timeutil import clinic_today, make_local, week_start
 from patients.models import Patient
-from sessions.selectors.attendance import (
-    compliance,
-    flagged_patients,
-    patient_flags,
-    unmarked_sessions,
-)
+from sessions.selectors.attendance import compliance, flagged_patients, patient_flags
 from sessions.services.attendance import attendance_record
 from tests.factories import (
     AdmittedPatientFactory,
@@ -25,6 +20,8 @@ from tests.factories import (
     past_session,
 )
 from tests.sessions.helpers import session_on
+
+from .reference import unmarked_sessions
 
 pytestmark = pytest.mark.django_db
 DAY = datetime.timedelta(days=1)

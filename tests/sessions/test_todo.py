@@ -12,7 +12,6 @@ from django.urls import reverse
 
 from core.timeutil import make_local
 from sessions.models import Attendance, Participant
-from sessions.selectors.attendance import unmarked_sessions
 from tests.factories import (
     AdmittedPatientFactory,
     RoomFactory,
@@ -21,6 +20,8 @@ from tests.factories import (
     mark,
     past_session,
 )
+
+from .reference import unmarked_sessions
 
 pytestmark = pytest.mark.django_db
 
