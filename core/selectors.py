@@ -168,30 +168,13 @@ def staff_dashboard(*, user, now=None):
     }
 
 
-def conditional_reviews_due(*, doctor=None, within_days=14):
-    """Current conditional approvals whose review date is near or past."""
-    horizon = clinic_today() + datetime.timedelta(days=within_days)
-    qs = (
-        DoctorDecision.objects.filter(
-            decision=DoctorDecision.Decision.CONDITIONAL,
-            review_date__lte=horizon,
-            superseded_by__isnull=True,
-            patient__status__in=[Patient.Status.ADMITTED, Patient.Status.ON_HOLD],
-        )
-        .select_related("patient", "signed_by")
-        .order_by("review_date")
-    )
-    if doctor is not None:
-        qs = qs.filter(patient__attending_doctor=doctor)
-    return qs
-
-
 DASHBOARD_TOP = 10
 PENDING_ON_DASHBOARD = 10
 
 # The doctor's dashboard's waiting items in one statement (the querysets of
-# conditional_reviews_due and of the pending requests, written in SQL: compiling
-# them cost more than running them): the oldest pending requests with the
+# the conditional approvals due for review and of the pending requests, written
+# in SQL: compiling them cost more than running them; tests/core/reference.py
+# holds the first, conditional_reviews_due): the oldest pending requests with the
 # number of all of them (the shown ones joined to their patients after the
 # limit: ten index lookups instead of hashing every patient), and the doctor's
 # conditional approvals due for review. Statuses and the decision are written as

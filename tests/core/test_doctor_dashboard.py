@@ -8,15 +8,13 @@ import pytest
 from django.utils import timezone
 
 from core import demo as core_demo
-from core.selectors import (
-    PENDING_ON_DASHBOARD,
-    QUEUE_LITERALS,
-    conditional_reviews_due,
-)
+from core.selectors import PENDING_ON_DASHBOARD, QUEUE_LITERALS
 from core.selectors import doctor_dashboard as dashboard
 from patients import demo
 from patients.models import AdmissionRequest, Patient
 from tests.factories import PatientFactory
+
+from .reference import conditional_reviews_due
 
 pytestmark = pytest.mark.django_db
 

