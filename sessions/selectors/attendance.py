@@ -18,8 +18,6 @@ from django.db import connection
 from django.db.models import (
     Count,
     FilteredRelation,
-    FloatField,
-    Func,
     Q,
     Sum,
 )
@@ -61,12 +59,6 @@ ATTENDED = (Status.PRESENT, Status.LATE, Status.LEFT_EARLY)
 IN_PROGRAM = (Patient.Status.ADMITTED, Patient.Status.ON_HOLD)
 DAY = datetime.timedelta(days=1)
 WEEK = datetime.timedelta(days=7)
-LONG_AGO = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
-
-
-class Epoch(Func):
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
-    output_field = FloatField()
 
 
 def is_minor_on(patient, day):
