@@ -132,6 +132,11 @@ def format(template, *args, **kwargs):  # noqa: A001 - as format_html
     )
 
 
+def join(parts):
+    """Pieces already escaped (SafeStrings, or markup) concatenated into one."""
+    return SafeString("".join(parts))
+
+
 def csrf_input(context):
     """What {% csrf_token %} writes (the context's one token for the page)."""
     token = context.get("csrf_token")

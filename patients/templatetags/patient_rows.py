@@ -10,14 +10,12 @@ from typing import NamedTuple
 
 from django import template
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
-from django.utils.translation import gettext
 
 from accounts.models import User
-from core import urlcache
+from core import htmlrows, urlcache
 from core.htmlrows import esc
 
 register = template.Library()
@@ -44,31 +42,20 @@ DASH = "—"
 
 class _Formats:
     """What the rows need of Django's url and date machinery, looked up once per
-    table instead of once per cell: the detail URLs (core.urlcache.parts) and
-    the dates as the `date` filter writes "M j, Y" and "M j, g:i A" (the
-    month names and AM/PM translated as there)."""
+    table instead of once per cell: the detail URLs (core.urlcache.Links) and
+    the dates as the `date` filter writes them (core.htmlrows.dates), escaped."""
 
-    def __init__(self, *url_names):
-        self.urls = {name: urlcache.parts(name) for name in url_names}
-        self.months = {m: str(MONTHS_3[m]).title() for m in range(1, 13)}
-        self.am_pm = (str(gettext("AM")), str(gettext("PM")))
-
-    def url(self, name, pk):
-        before, after = self.urls[name]
-        return f"{before}{int(pk)}{after}"
+    def __init__(self):
+        self.url = urlcache.Links()
+        self.date = htmlrows.dates()
 
     def day(self, d):
         """`d|date:"M j, Y"`."""
-        return f"{self.months[d.month]} {d.day}, {d.year:04d}" if d else ""
+        return self.date(d, "M j, Y")
 
     def day_time(self, dt):
         """`dt|date:"M j, g:i A"`, in the current time zone."""
-        dt = timezone.localtime(dt)
-        hour = dt.hour % 12 or 12
-        return (
-            f"{self.months[dt.month]} {dt.day}, {hour}:{dt.minute:02d} "
-            f"{self.am_pm[dt.hour >= 12]}"
-        )
+        return self.date(dt, "M j, g:i A")
 
 
 # ---------------------------------------------------------------- patient list
@@ -98,7 +85,7 @@ def _patient_row(p, fmt):
         esc(p.last_name),
         esc(p.first_name),
         PREFERRED.format(esc(p.preferred_name)) if p.preferred_name else "",
-        esc(fmt.day(p.date_of_birth)),
+        fmt.day(p.date_of_birth),
         esc(p.phone),
         BADGE_CLASS.get(p.status, ""),
         esc(p.get_status_display()),
@@ -113,7 +100,7 @@ def patient_rows(patients):
     """The <tr> of each patient (patients.selectors.PatientListRow): the markup
     format_html_join wrote, every value escaped by core.htmlrows.esc (the same
     escaping without the lazy-text wrapper around each call)."""
-    fmt = _Formats("patients:detail")
+    fmt = _Formats()
     return SafeString(
         "".join(PATIENT_ROW.format(*_patient_row(p, fmt)) for p in patients)
     )
@@ -156,13 +143,13 @@ def _approval_row(r, user, now, fmt):
     """APPROVAL_ROW's values, each escaped as format_html_join would (esc)."""
     return (
         esc(timesince(r.requested_at, now)),
-        esc(fmt.day_time(r.requested_at)),
+        fmt.day_time(r.requested_at),
         esc(fmt.url("patients:detail", r.patient_id)),
         esc(f"{r.first_name} {r.last_name}"),
         esc(r.record_number),
         esc(r.requested_by_name or ""),
         esc(r.track_name or DASH),
-        esc(fmt.day(r.proposed_start)),
+        fmt.day(r.proposed_start),
         PROBATION[bool(r.medical_probation)],
         _doctor_asked(r, user),
         esc(fmt.url("patients:decide", r.pk)),
@@ -176,7 +163,7 @@ def approval_rows(context, requests):
     "(you)" after the doctor asked when it is the viewer. The markup
     format_html_join wrote, every value escaped by core.htmlrows.esc."""
     user, now = context.get("user"), timezone.now()
-    fmt = _Formats("patients:detail", "patients:decide")
+    fmt = _Formats()
     return SafeString(
         "".join(
             APPROVAL_ROW.format(*_approval_row(r, user, now, fmt)) for r in requests

@@ -18,17 +18,15 @@ register = template.Library()
 
 
 class _Formats:
-    """Detail URLs (reversed once per process, core.urlcache), and dates as the
-    `date` filter writes "M j, Y" (core.htmlrows)."""
+    """Detail URLs (core.urlcache.Links), and dates as the `date` filter writes
+    "M j, Y" (core.htmlrows), looked up once per section."""
 
-    def __init__(self, *url_names):
-        pass
-
-    def url(self, name, pk):
-        return urlcache.url(name, pk)
+    def __init__(self):
+        self.url = urlcache.Links()
+        self._date = htmlrows.dates()
 
     def day(self, d):
-        return SafeString(htmlrows.date(d, "M j, Y"))
+        return SafeString(self._date(d, "M j, Y"))
 
 
 DASH = "—"
@@ -37,11 +35,6 @@ DASH = "—"
 def _or_dash(value, dash=DASH):
     """`{{ value|default:"—" }}` (or another default)."""
     return value if value else dash
-
-
-def _join(parts):
-    """Concatenate pieces already escaped (SafeStrings) into one."""
-    return SafeString("".join(parts))
 
 
 def _name(user):
@@ -126,9 +119,7 @@ def consent_rows(context, sponsor, can_manage):
     """The <tr> of each of the sponsor's consents (sponsor.consent_rows: the
     consent and its status today), with the actions column for front-desk
     roles."""
-    fmt = _Formats(
-        "patients:consent_pdf", "patients:consent_revoke", "patients:consent_create"
-    )
+    fmt = _Formats()
     csrf = htmlrows.csrf_input(context) if can_manage else ""
     rows = []
     for row in sponsor.consent_rows:
@@ -157,7 +148,7 @@ def consent_rows(context, sponsor, can_manage):
                 else "",
             )
         )
-    return _join(rows)
+    return htmlrows.join(rows)
 
 
 # ---------------------------------------------------------------- sponsors
@@ -267,8 +258,8 @@ def _day_time(dt):
 def decision_rows(req):
     """The <tr> of each decision on an admission request (req.decision_list,
     newest first, each marked `current` or not)."""
-    fmt = _Formats("patients:decision")
-    return _join(
+    fmt = _Formats()
+    return htmlrows.join(
         htmlrows.format(
             DECISION_ROW,
             url=fmt.url("patients:decision", d.pk),
@@ -363,7 +354,7 @@ def request_articles(requests, can_manage, can_decide):
     if not requests:
         return NO_REQUEST
     fmt = _Formats()
-    return _join(_request(req, can_manage, can_decide, fmt) for req in requests)
+    return htmlrows.join(_request(req, can_manage, can_decide, fmt) for req in requests)
 
 
 # ---------------------------------------------------------------- status history
@@ -374,7 +365,7 @@ HISTORY_ROW = "\n    <tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n  
 @register.simple_tag
 def history_rows(history):
     """The <tr> of each status change, newest first."""
-    return _join(
+    return htmlrows.join(
         htmlrows.format(
             HISTORY_ROW,
             _day_time(h.at),
@@ -441,14 +432,16 @@ def patient_facts(patient, active_consent):
     else:
         probation = "No"
     if patient.sponsor_required:
-        sponsor_required = _join(["Yes", "" if active_consent else NO_ACTIVE_CONSENT])
+        sponsor_required = htmlrows.join(
+            ["Yes", "" if active_consent else NO_ACTIVE_CONSENT]
+        )
     else:
         sponsor_required = "No"
     track = patient.track
     return htmlrows.format(
         FACTS,
         record=patient.record_number,
-        status=_join(status),
+        status=htmlrows.join(status),
         referred=referred,
         born=fmt.day(patient.date_of_birth),
         age=patient.age,

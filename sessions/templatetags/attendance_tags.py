@@ -51,11 +51,6 @@ def day_cells(days):
     )
 
 
-def _join(parts):
-    """Concatenate pieces already escaped (SafeStrings) into one."""
-    return SafeString("".join(parts))
-
-
 def _text(value):
     """A value as the template engine prints it (localized, escaped)."""
     return SafeString(htmlrows.esc(value))
@@ -82,7 +77,7 @@ CHART_BAR = (
 @register.simple_tag
 def chart_ticks(chart):
     """The hours chart's grid lines and their labels (attendance.hours_chart)."""
-    return _join(
+    return htmlrows.join(
         htmlrows.format(
             CHART_TICK,
             left=chart["left"],
@@ -98,7 +93,7 @@ def chart_ticks(chart):
 @register.simple_tag
 def chart_bars(chart):
     """The hours chart's bars, target lines and week labels."""
-    return _join(
+    return htmlrows.join(
         htmlrows.format(
             CHART_BAR,
             x=b["x"],
@@ -148,7 +143,7 @@ def _week_target(w):
 @register.simple_tag
 def week_rows(weeks):
     """The hours table's rows, newest week first (attendance.patient_hours)."""
-    return _join(
+    return htmlrows.join(
         htmlrows.format(
             WEEK_ROW,
             current=CURRENT if w["current"] else "",
@@ -282,7 +277,7 @@ def _roster_recorded(row):
         return NOT_RECORDED
     history = ""
     if row.revisions:
-        items = _join(
+        items = htmlrows.join(
             htmlrows.format(
                 ROSTER_REVISION,
                 status=rev.get_status_display(),
@@ -371,4 +366,6 @@ def roster_rows(context, roster, roster_url):
     mark, the one-tap buttons or the correction form, who recorded it and the
     corrections before."""
     csrf = htmlrows.csrf_input(context)
-    return _join(_roster_row(row, roster, roster_url, csrf) for row in roster["rows"])
+    return htmlrows.join(
+        _roster_row(row, roster, roster_url, csrf) for row in roster["rows"]
+    )

@@ -11,11 +11,10 @@ from urllib.parse import quote
 
 from django import template
 from django.utils import timezone
-from django.utils.dates import MONTHS_3
 from django.utils.safestring import mark_safe
 from django.utils.timesince import timesince
 
-from core import urlcache
+from core import htmlrows, urlcache
 
 register = template.Library()
 
@@ -26,35 +25,14 @@ def _e(value):
     return escape(str(value))
 
 
-class _Links:
-    """A page's links to patients, reversed once per process with a stand-in id
-    (core.urlcache) instead of once per row (ids are integers: nothing to
-    escape)."""
-
-    def __init__(self, *names):
-        self.urls = {
-            name: tuple(_e(part) for part in urlcache.parts(name)) for name in names
-        }
-
-    def __call__(self, name, pk):
-        before, after = self.urls[name]
-        return f"{before}{int(pk)}{after}"
-
-
-def _month(d):
-    return str(MONTHS_3[d.month]).title()
-
-
 def _month_day(d):
     """`d|date:"M j"`."""
-    return f"{_month(d)} {d.day}"
+    return htmlrows.date(d, "M j")
 
 
 def _month_day_year(d):
     """`d|date:"M j, Y"`, in the current time zone for a moment."""
-    if hasattr(d, "hour"):
-        d = timezone.localtime(d)
-    return f"{_month(d)} {d.day}, {d.year:04d}"
+    return htmlrows.date(d, "M j, Y")
 
 
 def _hours(value):
@@ -104,7 +82,7 @@ def _below_row(r, link):
 @register.simple_tag
 def below_target_rows(rows):
     """The <tr> of each row of sessions.selectors.attendance.compliance."""
-    link = _Links("therapy_sessions:patient_hours")
+    link = urlcache.Links()
     rows_html = "".join(_below_row(r, link) for r in rows)
     return mark_safe(rows_html)  # noqa: S308 (every value is escaped in _below_row)
 
@@ -153,7 +131,7 @@ def flagged_rows(context, rows, can_review):
     """The <tr> of each row of sessions.selectors.attendance.flagged_page: a
     doctor gets a "Mark reviewed" link back to this page's flagged list (the
     `urlencode` filter's quoting)."""
-    link = _Links("therapy_sessions:patient_hours", "therapy_sessions:flag_review")
+    link = urlcache.Links()
     back = (
         _e(quote(context["request"].get_full_path(), safe="/")) if can_review else None
     )
@@ -174,7 +152,7 @@ def _patient_link(p, link):
 @register.simple_tag
 def dashboard_flagged_items(rows):
     """The <li> of each of the dashboard's most urgent flagged patients."""
-    link = _Links("therapy_sessions:patient_hours")
+    link = urlcache.Links()
     items = "".join(
         f"<li>{_patient_link(f['patient'], link)} · {_reason_badges(f['reasons'])}</li>"
         for f in rows
@@ -189,7 +167,7 @@ SHORT_BADGE = ' <span class="badge warn">cannot reach target</span>'
 @register.simple_tag
 def dashboard_below_items(rows):
     """The <li> of each of the dashboard's patients furthest below target."""
-    link = _Links("therapy_sessions:patient_hours")
+    link = urlcache.Links()
     items = "".join(
         f"<li>{_patient_link(r['patient'], link)} · last week "
         f"{_hours(r['last_week_hours'])} of {_hours(r['last_week_target_hours'])}"
@@ -206,7 +184,7 @@ def dashboard_below_items(rows):
 def dashboard_request_items(requests):
     """The <li> of each waiting admission request on the doctor's dashboard
     (dicts from core.selectors.doctor_dashboard)."""
-    link = _Links("patients:decide")
+    link = urlcache.Links()
     now = timezone.now()
     items = "".join(
         f'<li><a href="{link("patients:decide", r["pk"])}">'
@@ -224,7 +202,7 @@ OVERDUE = ' <span class="badge bad">overdue</span>'
 def dashboard_review_items(reviews, today):
     """The <li> of each conditional approval due for review on the doctor's
     dashboard (dicts from core.selectors.doctor_dashboard)."""
-    link = _Links("patients:decision")
+    link = urlcache.Links()
     items = "".join(
         f'<li><a href="{link("patients:decision", d["pk"])}">'
         f"{_e(d['patient']['full_name'])}</a> ({_e(d['patient']['record_number'])})"

@@ -14,25 +14,6 @@ from core.choices import display
 register = template.Library()
 
 
-def _join(parts):
-    """Concatenate pieces already escaped (SafeStrings) into one."""
-    return SafeString("".join(parts))
-
-
-class _Urls:
-    """Detail URLs, reversed once per process (core.urlcache), each name's
-    pattern looked up once per table instead of once per row."""
-
-    def __init__(self, *names):
-        self.parts = {}
-
-    def __call__(self, name, pk):
-        parts = self.parts.get(name)
-        if parts is None:
-            parts = self.parts[name] = urlcache.parts(name)
-        return f"{parts[0]}{int(pk)}{parts[1]}"
-
-
 def _dates():
     """`dt|date:fmt` in the current time zone ("" for None), escaped."""
     format_date = htmlrows.dates()
@@ -53,8 +34,8 @@ CANCELLED = mark_safe(' <span class="badge bad">Cancelled</span>')
 @register.simple_tag
 def schedule_rows(sessions):
     """The upcoming sessions' <tr> (room and topic read with them)."""
-    url, _date = _Urls("therapy_sessions:detail"), _dates()
-    return _join(
+    url, _date = urlcache.Links(), _dates()
+    return htmlrows.join(
         htmlrows.format(
             SCHEDULE_ROW,
             start=_date(s.start, "D M j, H:i"),
@@ -71,7 +52,7 @@ def schedule_rows(sessions):
 @register.simple_tag
 def recent_sessions(sessions):
     """The last sessions as links, "; " between them."""
-    url, _date = _Urls("therapy_sessions:detail"), _dates()
+    url, _date = urlcache.Links(), _dates()
     return SafeString(
         "; ".join(
             htmlrows.format(
@@ -145,7 +126,7 @@ def _alert_state(a, _date):
 def sponsor_alert_rows(context, alerts, can_retry):
     """The <tr> of each alert shown (session and sponsor read with it), with the
     Retry button of a failed one for those who may retry."""
-    url = _Urls("therapy_sessions:detail", "therapy_sessions:alert_retry")
+    url = urlcache.Links()
     _date = _dates()
     request = context.get("request")
     path = request.path if request is not None else ""
@@ -177,4 +158,4 @@ def sponsor_alert_rows(context, alerts, can_retry):
                 retry=retry,
             )
         )
-    return _join(rows)
+    return htmlrows.join(rows)
