@@ -187,9 +187,7 @@ SELECT to_jsonb(page) FROM (
                                                 FROM core_clinicsettings WHERE id = 1),
                                              %(absence_days)s::integer) * 86400)
                       AND x.session_start <= %(now)s::timestamptz) AS recent,
-                  COUNT(*) FILTER (WHERE x.session_start > rev.reviewed_at
-                                      OR x.recorded_at > rev.reviewed_at)
-                    AS since_review
+                  COUNT(*) FILTER (WHERE {follows_review}) AS since_review
              FROM therapy_sessions_attendance x
             WHERE x.patient_id = p.id AND x.status = %(unexcused)s::text
          ) c) AS marks,
@@ -213,7 +211,10 @@ SELECT to_jsonb(page) FROM (
     WHERE p.id = %(patient)s::bigint
   ) page
 """
-PATIENT_PAGE_SQL = _PATIENT_PAGE_READ.format(audit=PATIENT_PAGE_AUDIT)
+PATIENT_PAGE_SQL = _PATIENT_PAGE_READ.format(
+    audit=PATIENT_PAGE_AUDIT,
+    follows_review=attendance_selectors.follows_review("x", "rev"),
+)
 
 
 def _relate(obj, name, value):

@@ -61,6 +61,19 @@ DAY = datetime.timedelta(days=1)
 WEEK = datetime.timedelta(days=7)
 
 
+# When a doctor's review of a flag stops standing: an unexcused absence of the
+# patient's follows it, one for a session that started after the review or one
+# recorded after it (a mark entered late, or corrected to a no-show, for an
+# earlier session: the doctor did not see it). The SQL test for an unexcused
+# mark `mark` (its session's start in the column `start`) and a review `review`;
+# every statement that asks whether a review stands uses it.
+def follows_review(mark, review, start="session_start"):
+    return (
+        f"({mark}.{start} > {review}.reviewed_at"
+        f" OR {mark}.recorded_at > {review}.reviewed_at)"
+    )
+
+
 def is_minor_on(patient, day):
     return patient.date_of_birth > years_before(day, 18)
 
@@ -275,8 +288,7 @@ SELECT m.status,
            WHERE m.status = %(unexcused)s AND m.start >= %(lo)s AND m.start <= %(hi)s
        ) OVER () AS recent,
        COUNT(*) FILTER (
-           WHERE m.status = %(unexcused)s
-             AND (m.start > rev.reviewed_at OR m.recorded_at > rev.reviewed_at)
+           WHERE m.status = %(unexcused)s AND {follows_review}
        ) OVER () AS since_review,
        rev.reviewed_at, rev.note, rev.full_name, rev.email
 FROM (
@@ -843,9 +855,7 @@ LEFT JOIN {users} d ON d.id = f.attending_doctor_id
 ORDER BY {outer_order}
 """
 
-# A review stands while no unexcused absence follows it: none for a session that
-# started after the review, and none recorded after it (a mark entered late, or
-# corrected to a no-show, for an earlier session: the doctor did not see it).
+# A review stands while no unexcused absence follows it (follows_review).
 # Without reviewed flags, patients with a standing review are left out; with
 # them, each row has its latest standing review (columns NULL otherwise).
 # (The OR keeps the planner from turning the test into an anti-join, which it
@@ -856,8 +866,7 @@ NOT_REVIEWED_SQL = """
           WHERE fr.patient_id = p.id AND NOT EXISTS (
               SELECT 1 FROM therapy_sessions_attendance a
               WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
-                AND (a.session_start > fr.reviewed_at
-                     OR a.recorded_at > fr.reviewed_at)
+                AND {follows_review}
           )
       ))"""
 REVIEW_COLUMNS_SQL = (
@@ -872,7 +881,7 @@ LEFT JOIN LATERAL (
     WHERE fr.patient_id = f.id AND NOT EXISTS (
         SELECT 1 FROM therapy_sessions_attendance a
         WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
-          AND (a.session_start > fr.reviewed_at OR a.recorded_at > fr.reviewed_at)
+          AND {follows_review}
     )
     ORDER BY fr.reviewed_at DESC, fr.id DESC
     LIMIT 1
@@ -924,13 +933,19 @@ def _flag_rows(
     if patient is not None:
         filters.append("AND p.id = %(patient)s")
     if not include_reviewed:
-        filters.append(NOT_REVIEWED_SQL)
+        filters.append(
+            NOT_REVIEWED_SQL.format(follows_review=follows_review("a", "fr"))
+        )
     sql = FLAGS_SQL.format(
         filter=" ".join(filters),
         review_columns=REVIEW_COLUMNS_SQL
         if include_reviewed
         else NO_REVIEW_COLUMNS_SQL,
-        review_join=REVIEW_JOIN_SQL.format(**_TABLES) if include_reviewed else "",
+        review_join=REVIEW_JOIN_SQL.format(
+            follows_review=follows_review("a", "fr"), **_TABLES
+        )
+        if include_reviewed
+        else "",
         page=PAGE_SQL.format(
             list="flagged", order=_order_by(FLAGGED_ORDERS[order], "flagged")
         ),
@@ -1435,7 +1450,8 @@ def _patient_flag_state(*, patient, clinic_settings, now):
         "limit": run_rule + RUN_LOOKBACK,
     }
     sql = PATIENT_LATEST_MARKS_SQL.format(
-        users=FlagReview.reviewed_by.field.related_model._meta.db_table
+        users=FlagReview.reviewed_by.field.related_model._meta.db_table,
+        follows_review=follows_review("m", "rev", start="start"),
     )
     latest = list(_rows(sql, params))
     return flag_state_from(
