@@ -63,6 +63,17 @@ class PatientListRow(NamedTuple):
 STATUS_LABELS = dict(Patient.Status.choices)
 
 
+# The page shown of a list whose length the CTE "total" counts (n): the page asked
+# for, %(page)s, as Paginator.get_page settles it (out of range: the last page) in
+# pages of %(per_page)s. The patient list's and the doctor's queue's statements.
+SHOWN_PAGE_SQL = """shown AS (
+    SELECT n, CASE WHEN %(page)s::int BETWEEN 1 AND pages THEN %(page)s::int
+                   ELSE pages END AS number
+    FROM (SELECT n, GREATEST(1, (n + %(per_page)s::int - 1) / %(per_page)s::int)
+                    AS pages
+          FROM total) t
+)"""
+
 # The patient list's page and how many patients match, in one statement: the
 # count, the page number as Paginator.get_page settles it (out of range: the
 # last page), and the page's rows, read through a LATERAL join after the count:
@@ -75,13 +86,7 @@ STATUS_LABELS = dict(Patient.Status.choices)
 PATIENT_LIST_SQL = """
 WITH total AS (
     SELECT count(*) AS n FROM patients_patient p WHERE {where}
-), shown AS (
-    SELECT n, CASE WHEN %(page)s::int BETWEEN 1 AND pages THEN %(page)s::int
-                   ELSE pages END AS number
-    FROM (SELECT n, GREATEST(1, (n + %(per_page)s::int - 1) / %(per_page)s::int)
-                    AS pages
-          FROM total) t
-), viewed AS ({audit}
+), {shown}, viewed AS ({audit}
 )
 SELECT shown.n, shown.number, r.*
 FROM shown
@@ -164,6 +169,7 @@ def patient_list_sql(
             where.append(PATIENT_LIST_WHERE[name])
             params[name] = value
     sql = PATIENT_LIST_SQL.format(
+        shown=SHOWN_PAGE_SQL,
         audit=PATIENT_LIST_AUDIT,
         where=" AND ".join(where) or "true",
         order=PATIENT_LIST_ORDER.get(sort, PATIENT_LIST_ORDER["name"]),
@@ -317,16 +323,10 @@ class ApprovalRow(NamedTuple):
 # The status is written in the text (AdmissionRequest.Status.PENDING): as a
 # parameter, the plan kept for the connection would expect half the requests
 # pending and hash-join every patient (4 ms instead of 0.3).
-APPROVAL_QUEUE_SQL = """
+_APPROVAL_QUEUE_SQL = """
 WITH total AS (
     SELECT count(*) AS n FROM patients_admissionrequest WHERE status = 'pending'
-), shown AS (
-    SELECT n, CASE WHEN %(page)s::int BETWEEN 1 AND pages THEN %(page)s::int
-                   ELSE pages END AS number
-    FROM (SELECT n, GREATEST(1, (n + %(per_page)s::int - 1) / %(per_page)s::int)
-                    AS pages
-          FROM total) t
-)
+), {shown}
 SELECT shown.n, shown.number, r.*
 FROM shown
 LEFT JOIN LATERAL (
@@ -346,6 +346,7 @@ LEFT JOIN LATERAL (
     ORDER BY r.requested_at ASC, r.id ASC
 ) r ON true
 """
+APPROVAL_QUEUE_SQL = _APPROVAL_QUEUE_SQL.format(shown=SHOWN_PAGE_SQL)
 
 
 def approval_queue_page(*, page_number, per_page=20):
