@@ -518,9 +518,10 @@ def _row_patient(values, alias):
     """The Patient of a row from its patient columns (see _ROW_PATIENT_FIELDS),
     as Patient.from_db makes it with the other fields deferred, without going
     through Model.__init__ for each field (17 µs a row here, 1 µs this way: a
-    page of 50 rows on each list). `alias`: the connection's, looked up once
-    for the page (each lookup goes through the connection handler's
-    thread-local)."""
+    page of 50 rows on each list; core.jsonrows.loaded, with its checks for
+    init signal receivers, costs three times this). `alias`: the connection's,
+    looked up once for the page (each lookup goes through the connection
+    handler's thread-local)."""
     patient = Patient.__new__(Patient)
     state = patient._state = ModelState()
     state.adding, state.db = False, alias
