@@ -27,7 +27,7 @@ from sessions.selectors import scheduling as selectors
 from sessions.selectors import session_page
 from sessions.services import scheduling as services
 from sessions.services.scheduling import SchedulingError
-from sessions.views.attendance import roster_context, roster_errors
+from sessions.views.attendance import roster_errors
 
 
 def _int(value):
@@ -238,16 +238,18 @@ def _session_or_404(pk):
         raise Http404("No such session.") from exc
 
 
-def _render_detail(request, session, status=200, page=None, **extra):
-    """The session page; `page`: what session_page.session_detail_page read,
-    else the session's roster and context are read here."""
+def _render_detail(request, pk, status=200, **extra):
+    """The session page: the session, its people and its roster in one statement
+    (session_page.session_detail_page), with a refused roster submission's
+    errors shown once; `extra`: a refused form of this page, shown instead of a
+    blank one."""
+    errors, values = roster_errors(request, pk)
+    page = session_page.session_detail_page(
+        pk=pk, user=request.user, errors=errors, values=values
+    )
     if page is None:
-        roster = roster_context(request=request, session=session)
-        context = selectors.session_page(
-            session=session, participants=roster["participants"]
-        )
-    else:
-        roster, context = page["roster"], page["context"]
+        raise Http404("No such session.")
+    session, context = page["session"], page["context"]
     can_edit = has_role(request.user, *FRONT_DESK)
     context.update(
         can_edit=can_edit,
@@ -259,7 +261,7 @@ def _render_detail(request, session, status=200, page=None, **extra):
             if can_edit and session.kind == "family"
             else None
         ),
-        roster=roster,
+        roster=page["roster"],
         **extra,
     )
     return render(request, "sessions/detail.html", context, status=status)
@@ -268,14 +270,7 @@ def _render_detail(request, session, status=200, page=None, **extra):
 @require_role(*CLINICAL)
 @require_GET
 def detail(request, pk):
-    # One statement for the session, its people and its roster.
-    errors, values = roster_errors(request, pk)
-    page = session_page.session_detail_page(
-        pk=pk, user=request.user, errors=errors, values=values
-    )
-    if page is None:
-        raise Http404("No such session.")
-    return _render_detail(request, page["session"], page=page)
+    return _render_detail(request, pk)
 
 
 @require_role(*FRONT_DESK)
@@ -498,7 +493,7 @@ def participant_add(request, pk):
         else:
             messages.success(request, f"{patient.full_name} added.")
             return redirect("therapy_sessions:detail", pk=session.pk)
-    return _render_detail(request, session, status=400, add_form=form)
+    return _render_detail(request, session.pk, status=400, add_form=form)
 
 
 @require_role(*FRONT_DESK)
@@ -537,7 +532,7 @@ def family_member_add(request, pk):
         else:
             messages.success(request, "Family member added.")
             return redirect("therapy_sessions:detail", pk=session.pk)
-    return _render_detail(request, session, status=400, family_form=form)
+    return _render_detail(request, session.pk, status=400, family_form=form)
 
 
 @require_role(*FRONT_DESK)
