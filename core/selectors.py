@@ -1,7 +1,6 @@
 """Reads behind the dashboards. Each costs a fixed number of queries."""
 
 import datetime
-import json
 from typing import NamedTuple
 
 from django.contrib.auth.models import Group
@@ -13,7 +12,7 @@ from core.db import prepared_cursor
 from core.models import AuditEvent, ClinicSettings, RenderedDocument
 from core.timeutil import clinic_today, day_bounds, years_before
 from patients.models import PART2_NOTICE, AdmissionRequest, DoctorDecision, Patient
-from sessions.models import Alert, Kind, Modality, TherapySession
+from sessions.models import MODALITY_LABELS, Alert, TherapySession, session_label
 from sessions.selectors import attendance as attendance_selectors
 
 TODAY_ON_DASHBOARD = 10
@@ -74,14 +73,10 @@ SELECT
    LEFT JOIN therapy_sessions_topic t ON t.id = d.topic_id
    LEFT JOIN therapy_sessions_room r ON r.id = d.room_id)
 """
-# A session's label (TherapySession.label's wording), modality label and room, as
-# both lists write them (`d` the session, `t` its topic, `r` its room).
-SESSION_LABEL_AND_PLACE = """CASE WHEN d.title <> '' THEN d.title
-            WHEN d.kind = %(group)s AND d.topic_id IS NOT NULL
-                THEN 'Group: ' || t.name
-            ELSE COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' session'
-       END,
-       COALESCE(%(modalities)s::jsonb ->> d.modality, d.modality), r.name"""
+# What both lists show of a session besides its times: what its label is made of
+# (sessions.models.session_label), its modality and its room (`d` the session,
+# `t` its topic, `r` its room).
+SESSION_LABEL_AND_PLACE = "d.title, d.kind, t.name, d.modality, r.name"
 STAFF_DASHBOARD_SQL = _STAFF_DASHBOARD.format(label_and_place=SESSION_LABEL_AND_PLACE)
 
 
@@ -104,12 +99,12 @@ def _dashboard_sessions(rows):
             pk,
             datetime.datetime.fromisoformat(start),
             datetime.datetime.fromisoformat(end),
-            label,
-            modality,
+            session_label(title, kind, topic),
+            MODALITY_LABELS.get(modality, modality),
             room,
             count,
         )
-        for pk, start, end, label, modality, room, count in rows or ()
+        for pk, start, end, title, kind, topic, modality, room, count in rows or ()
     ]
 
 
@@ -131,9 +126,6 @@ def staff_dashboard(*, user, now=None):
                 "day_start": day_start,
                 "day_end": day_end,
                 "cancelled": TherapySession.Status.CANCELLED,
-                "group": Kind.GROUP,
-                "kinds": json.dumps(dict(Kind.choices)),
-                "modalities": json.dumps(dict(Modality.choices)),
                 "today_limit": TODAY_ON_DASHBOARD,
                 "unmarked_limit": UNMARKED_ON_DASHBOARD,
             },

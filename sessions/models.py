@@ -22,6 +22,21 @@ class Modality(models.TextChoices):
     TELEHEALTH = "telehealth", "Telehealth"
 
 
+KIND_LABELS = dict(Kind.choices)
+MODALITY_LABELS = dict(Modality.choices)
+
+
+def session_label(title, kind, topic_name):
+    """A session's name as the pages write it: its title; else "Group: <topic>"
+    for a group session with a topic (`topic_name`, None without one); else
+    "<Kind> session"."""
+    if title:
+        return title
+    if kind == Kind.GROUP and topic_name is not None:
+        return f"Group: {topic_name}"
+    return f"{KIND_LABELS.get(kind, kind)} session"
+
+
 class Room(models.Model):
     name = models.CharField(max_length=60, unique=True)
     capacity = models.PositiveIntegerField(default=12)
@@ -213,11 +228,11 @@ class TherapySession(models.Model):
 
     @property
     def label(self):
-        if self.title:
-            return self.title
-        if self.kind == Kind.GROUP and self.topic_id:
-            return f"Group: {self.topic.name}"
-        return f"{self.get_kind_display()} session"
+        """See session_label (the topic is read only for a group session)."""
+        grouped = self.kind == Kind.GROUP and self.topic_id and not self.title
+        return session_label(
+            self.title, self.kind, self.topic.name if grouped else None
+        )
 
     @property
     def minutes(self):
