@@ -435,8 +435,9 @@ class Consent(models.Model):
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, related_name="consents"
     )
+    # Looked up through the (sponsor, patient) index of Meta.
     sponsor = models.ForeignKey(
-        Sponsor, on_delete=models.PROTECT, related_name="consents"
+        Sponsor, on_delete=models.PROTECT, related_name="consents", db_index=False
     )
     disclosing_party = models.CharField(
         "who may disclose", max_length=200, default="", blank=True
@@ -561,8 +562,9 @@ class Disclosure(models.Model):
         PORTAL = "portal", "Sponsor portal page"
         PDF = "pdf", "PDF document"
 
+    # Looked up through the (patient, -at) index of Meta.
     patient = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, related_name="disclosures"
+        Patient, on_delete=models.PROTECT, related_name="disclosures", db_index=False
     )
     sponsor = models.ForeignKey(
         Sponsor, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -243,8 +243,13 @@ class SessionFacilitator(models.Model):
     """A facilitator of a session. start/end/active mirror the session (a trigger keeps
     them in step) so that the database can refuse double-booking a facilitator."""
 
+    # Looked up through facilitator_once_per_session (session, user): no index of
+    # its own (one less to write on every booking).
     session = models.ForeignKey(
-        TherapySession, on_delete=models.CASCADE, related_name="facilitator_links"
+        TherapySession,
+        on_delete=models.CASCADE,
+        related_name="facilitator_links",
+        db_index=False,
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="facilitations"
@@ -280,11 +285,20 @@ class Participant(models.Model):
     both tables), so that the staff to-do reads a small partial index of the
     unmarked rows instead of every past participation."""
 
+    # Both keys are looked up through the indexes of Meta, which lead with them
+    # (participant_once_per_session, (patient, start)): no index of their own,
+    # two less to write on every booking.
     session = models.ForeignKey(
-        TherapySession, on_delete=models.CASCADE, related_name="participants"
+        TherapySession,
+        on_delete=models.CASCADE,
+        related_name="participants",
+        db_index=False,
     )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="participations"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="participations",
+        db_index=False,
     )
     start = models.DateTimeField(editable=False)
     end = models.DateTimeField(editable=False)
@@ -399,11 +413,21 @@ class Attendance(models.Model):
     ABSENCES = (Status.EXCUSED, Status.UNEXCUSED)
     PARTIAL = (Status.LATE, Status.LEFT_EARLY)
 
+    # Both keys are looked up through the indexes of Meta, which lead with them
+    # (attendance_once_per_patient_session, (patient, status),
+    # attendance_patient_latest): no index of their own, two less to write on
+    # every mark.
     session = models.ForeignKey(
-        TherapySession, on_delete=models.PROTECT, related_name="attendance"
+        TherapySession,
+        on_delete=models.PROTECT,
+        related_name="attendance",
+        db_index=False,
     )
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="attendance"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="attendance",
+        db_index=False,
     )
     status = models.CharField(max_length=12, choices=Status.choices)
     minutes = models.PositiveIntegerField(default=0)
@@ -565,8 +589,12 @@ class FlagReview(models.Model):
     it (a mark entered late, or corrected to a no-show, for an earlier session,
     which the doctor did not see)."""
 
+    # Looked up through flagreview_patient_latest, which leads with it.
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="flag_reviews"
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        related_name="flag_reviews",
+        db_index=False,
     )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
