@@ -257,6 +257,9 @@ def measure(client, page, *, repeat, warmup=2, budget_seconds=15.0, at_least=5):
         "queries": queries,
         "median_ms": round(statistics.median(times), 1),
         "p95_ms": round(percentile(times, 95), 1),
+        "sql_median_ms": round(
+            statistics.median(sql_times(lambda: _get(client, url, page), at_least)), 1
+        ),
     }
     if page.kept_document:
         cold = []
@@ -286,6 +289,40 @@ def floor_times(client, n):
         _get(client, url, FLOOR)
         times.append((time.perf_counter() - t0) * 1000)
     return times
+
+
+class _SqlTimer:
+    """A connection execute wrapper that adds up the time spent in the database
+    driver's execute (the round trip, PostgreSQL's work, reading the rows)."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def __call__(self, execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def sql_times(func, n):
+    """The milliseconds each of `n` calls of `func` spent in SQL statements,
+    measured apart from the timed requests (the wrapper costs a little per
+    statement)."""
+    times = []
+    for _ in range(n):
+        timer = _SqlTimer()
+        with connection.execute_wrapper(timer):
+            func()
+        times.append(timer.seconds * 1000)
+    return times
+
+
+def floor_sql_times(client, n):
+    """The SQL milliseconds of `n` floor requests (see sql_times)."""
+    url = FLOOR.url()
+    return sql_times(lambda: _get(client, url, FLOOR), n)
 
 
 def count_queries(func):

@@ -6,6 +6,7 @@ alert pipeline. The budgets are checked by running the command, not here."""
 
 import io
 import json
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -52,21 +53,31 @@ def test_bench_json_measures_every_page_of_the_issue_at_both_sizes():
         )
     )
 
-    assert set(data) == {"floor_ms", "pages", "alerts", "letter_year_ms"}
+    assert set(data) == {
+        "floor_ms",
+        "floor_sql_ms",
+        "pages",
+        "alerts",
+        "letter_year_ms",
+    }
     assert data["floor_ms"] > 0
+    # The floor's session, user and role queries.
+    assert data["floor_sql_ms"] > 0
     assert [page["name"] for page in data["pages"]] == ISSUE_PAGES
     for page in data["pages"]:
         assert page["role"] == ROLES.get(page["name"], "staff")
         for size in ("small", "large"):
             row = page[size]
             kept = page["name"].startswith(("attendance letter PDF", "CSV export"))
-            expected = {"queries", "median_ms", "p95_ms"}
+            expected = {"queries", "median_ms", "p95_ms", "sql_median_ms"}
             # The kept letter and CSV days are also timed made afresh.
             assert set(row) == expected | ({"cold_median_ms"} if kept else set())
             if kept:
                 assert row["cold_median_ms"] > 0
             assert row["queries"] > 0, (page["name"], size)
             assert 0 < row["median_ms"] <= row["p95_ms"], (page["name"], size)
+            # Every page reads the database (its session, user and role at least).
+            assert row["sql_median_ms"] > 0, (page["name"], size)
         ratio = page["large"]["median_ms"] / data["floor_ms"]
         assert page["ratio_to_floor"] == pytest.approx(ratio, rel=0.01, abs=0.01)
     alerts = data["alerts"]
@@ -105,12 +116,18 @@ def test_markdown_table_has_a_row_per_page_and_the_pipeline_line():
 
     result = {
         "floor_ms": 3.1,
+        "floor_sql_ms": 0.4,
         "pages": [
             {
                 "name": "patient list",
                 "role": "staff",
                 "small": {"queries": 7, "median_ms": 4.2, "p95_ms": 5.0},
-                "large": {"queries": 7, "median_ms": 6.3, "p95_ms": 7.9},
+                "large": {
+                    "queries": 7,
+                    "median_ms": 6.3,
+                    "p95_ms": 7.9,
+                    "sql_median_ms": 1.2,
+                },
                 "ratio_to_floor": 2.03,
             }
         ],
@@ -118,9 +135,27 @@ def test_markdown_table_has_a_row_per_page_and_the_pipeline_line():
         "letter_year_ms": 410,
     }
     table = markdown(result).splitlines()
-    assert table[2] == "| patient list | staff | 7 / 7 | 4.2 (5.0) | 6.3 (7.9) | 2.03 |"
+    assert table[2] == (
+        "| patient list | staff | 7 / 7 | 4.2 (5.0) | 6.3 (7.9) | 1.2 | 2.03 |"
+    )
+    assert "Floor (base layout, logged in): 3.1 ms, 0.4 ms of it in SQL." in table[-1]
     assert "1000 missed sessions in 8.2 s (122.0 per second)" in table[-1]
     assert "410 ms" in table[-1]
+
+
+@pytest.mark.django_db
+def test_sql_times_counts_the_time_spent_in_statements_only():
+    from django.db import connection
+
+    from core.bench.pages import sql_times
+
+    def request():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(0.05)")
+        time.sleep(0.05)  # the rest of a request: not SQL
+
+    (ms,) = sql_times(request, 1)
+    assert 50 <= ms < 100
 
 
 @pytest.mark.django_db

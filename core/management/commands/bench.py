@@ -19,6 +19,7 @@ from core.bench.pages import (
     FLOOR,
     BenchError,
     Subjects,
+    floor_sql_times,
     floor_times,
     forget_rendered_documents,
     key_pages,
@@ -171,6 +172,7 @@ class Command(BaseCommand):
             )
         return {
             "floor_ms": floor_ms,
+            "floor_sql_ms": (large or small)["floor_sql_ms"],
             "pages": pages,
             "alerts": alerts,
             "letter_year_ms": letter_ms,
@@ -235,7 +237,14 @@ class Command(BaseCommand):
             by_name[page.name] = row
         floor_samples += floor_times(floor_client, max(3, o["repeat"] // 2))
         floor_ms = statistics.median(floor_samples)
-        return {"rows": rows, "by_name": by_name}, floor_ms
+        floor_sql_ms = statistics.median(
+            floor_sql_times(floor_client, max(5, o["repeat"] // 2))
+        )
+        return {
+            "rows": rows,
+            "by_name": by_name,
+            "floor_sql_ms": round(floor_sql_ms, 1),
+        }, floor_ms
 
     def _letter_year(self):
         from sessions.pdf import attendance_letter_pdf
@@ -288,7 +297,7 @@ class Command(BaseCommand):
         w("")
         w(
             f"{'page':<34} {'role':<7} {'small q':>7} {'med':>7} {'p95':>7}"
-            f" {'large q':>7} {'med':>7} {'p95':>7} {'x floor':>7}"
+            f" {'large q':>7} {'med':>7} {'p95':>7} {'sql':>7} {'x floor':>7}"
         )
         for p in result["pages"]:
             s, lg = p["small"], p["large"] or {}
@@ -296,10 +305,11 @@ class Command(BaseCommand):
                 f"{p['name']:<34} {p['role']:<7} {s['queries']:>7} "
                 f"{s['median_ms']:>7.1f} {s['p95_ms']:>7.1f} "
                 f"{lg.get('queries', '-'):>7} {lg.get('median_ms', 0):>7.1f} "
-                f"{lg.get('p95_ms', 0):>7.1f} {p['ratio_to_floor']:>7.2f}"
+                f"{lg.get('p95_ms', 0):>7.1f} {lg.get('sql_median_ms', 0):>7.1f} "
+                f"{p['ratio_to_floor']:>7.2f}"
             )
         a = result["alerts"]
-        w(f"floor: {result['floor_ms']} ms")
+        w(f"floor: {result['floor_ms']} ms ({result['floor_sql_ms']} ms in SQL)")
         if a:
             w(f"alerts: {a['count']} in {a['seconds']} s ({a['per_second']}/s)")
         else:
