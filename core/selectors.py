@@ -169,23 +169,24 @@ PENDING_ON_DASHBOARD = 10
 # holds the first, conditional_reviews_due): the oldest pending requests with the
 # number of all of them (the shown ones joined to their patients after the
 # limit: ten index lookups instead of hashing every patient), and the doctor's
-# conditional approvals due for review. Statuses and the decision are written as
-# literals (QUEUE_LITERALS, tested against the models) so that the plan kept for
-# the connection (prepared_cursor) uses the partial indexes of both lists.
+# conditional approvals due for review. Statuses and the decision are written in
+# the text as literals (formatted from QUEUE_LITERALS, the models' values) so that
+# the plan kept for the connection (prepared_cursor) uses the partial indexes of
+# both lists.
 QUEUE_LITERALS = {
     "pending": AdmissionRequest.Status.PENDING,
     "conditional": DoctorDecision.Decision.CONDITIONAL,
     "admitted": Patient.Status.ADMITTED,
     "on_hold": Patient.Status.ON_HOLD,
 }
-DOCTOR_QUEUE_SQL = """
+_DOCTOR_QUEUE_SQL = """
 (
     SELECT 'request' AS kind, r.id, r.requested_at, NULL::date AS review_date,
            p.first_name, p.last_name, p.record_number, r.count
     FROM (
         SELECT r.id, r.requested_at, r.patient_id, COUNT(*) OVER () AS count
         FROM patients_admissionrequest r
-        WHERE r.status = 'pending'
+        WHERE r.status = '{pending}'
         ORDER BY r.requested_at, r.id
         LIMIT %(pending_shown)s
     ) r
@@ -198,15 +199,16 @@ UNION ALL
            p.first_name, p.last_name, p.record_number, NULL
     FROM patients_doctordecision d
     JOIN patients_patient p ON p.id = d.patient_id
-    WHERE d.decision = 'conditional' AND d.review_date <= %(horizon)s
+    WHERE d.decision = '{conditional}' AND d.review_date <= %(horizon)s
       AND NOT EXISTS (
           SELECT 1 FROM patients_doctordecision later WHERE later.supersedes_id = d.id
       )
-      AND p.status IN ('admitted', 'on_hold')
+      AND p.status IN ('{admitted}', '{on_hold}')
       AND p.attending_doctor_id = %(doctor)s
     ORDER BY d.review_date, d.id
 )
 """
+DOCTOR_QUEUE_SQL = _DOCTOR_QUEUE_SQL.format(**QUEUE_LITERALS)
 
 
 def _doctor_queue(*, doctor, within_days=14):

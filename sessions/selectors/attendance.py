@@ -569,7 +569,8 @@ def _page_rows(sql, params, *, number, size, count_at):
     return _rows(sql, params, prepared=True), last
 
 
-# The statuses the page statements write as literals (see COMPLIANCE_SQL).
+# The statuses the page statements write as literals (see COMPLIANCE_SQL): each
+# statement's text is formatted with these, the models' own values.
 STATUS_LITERALS = {
     "admitted": Patient.Status.ADMITTED,
     "on_hold": Patient.Status.ON_HOLD,
@@ -593,8 +594,9 @@ COMPLIANCE_ORDERS = {
 # 2,000 on a weekday at the large clinic). While the weekly minutes are kept in
 # another zone than the setting's (see sessions/summaries.py), the marks and the
 # bookings are summed instead: the planner keeps one of the two ways. Statuses
-# are written as literals (STATUS_LITERALS, tested against the models) so that a
-# plan kept for the connection still matches the partial indexes.
+# are written in the text as literals (formatted from STATUS_LITERALS, the
+# models' values) so that a plan kept for the connection still matches the
+# partial indexes.
 COMPLIANCE_SQL = """
 WITH hours AS (
     SELECT p.id, p.last_name, p.first_name,
@@ -641,7 +643,7 @@ WITH hours AS (
                 OFFSET 0
             ) pt
             WHERE s.start >= %(this_lo)s AND s.start < %(next_lo)s
-              AND s."end" > %(now)s AND s.status <> 'scheduled'
+              AND s."end" > %(now)s AND s.status <> '{scheduled}'
               AND therapy_sessions_clinic_zone() = %(tz)s
             UNION ALL
             -- in another zone: the marks of the two weeks
@@ -664,13 +666,13 @@ WITH hours AS (
               AND pt.session_id NOT IN (
                   SELECT s.id FROM therapy_sessions_therapysession s
                   WHERE s.start >= %(this_lo)s AND s.start < %(next_lo)s
-                    AND s.status <> 'scheduled'
+                    AND s.status <> '{scheduled}'
               )
               AND therapy_sessions_clinic_zone() <> %(tz)s
         ) c
         GROUP BY patient_id
     ) c ON c.patient_id = p.id
-    WHERE p.status = 'admitted' {doctor}
+    WHERE p.status = '{admitted}' {doctor}
 ), listed AS (
     SELECT *,
            GREATEST(last_target - last, 0)
@@ -771,6 +773,7 @@ def compliance(
         outer_order=_order_by(COMPLIANCE_ORDERS[order], "h"),
         patient=_row_patient_columns("p"),
         **_TABLES,
+        **STATUS_LITERALS,
     )
     found, number = _page_rows(sql, params, number=number, size=size, count_at=3)
     count = found[0][3] if found else 0
@@ -831,7 +834,7 @@ WITH broken AS (
     FROM (
         SELECT a.patient_id, COUNT(*) AS n
         FROM therapy_sessions_attendance a
-        WHERE a.status = 'unexcused'
+        WHERE a.status = '{unexcused}'
           AND a.session_start >= %(window_start)s AND a.session_start <= %(now)s
         GROUP BY a.patient_id
         HAVING COUNT(*) >= %(count_rule)s
@@ -847,7 +850,7 @@ WITH broken AS (
     FROM broken b
     JOIN patients_patient p ON p.id = b.patient_id
     LEFT JOIN therapy_sessions_noshowrun r ON r.patient_id = p.id
-    WHERE p.status IN ('admitted', 'on_hold') {filter}
+    WHERE p.status IN ('{admitted}', '{on_hold}') {filter}
 )
 SELECT f.absences, f.run, f.count, d.full_name, {review_columns}, {f_patient}
 FROM ({page}) f
@@ -856,37 +859,39 @@ LEFT JOIN {users} d ON d.id = f.attending_doctor_id
 ORDER BY {outer_order}
 """
 
-# A review stands while no unexcused absence follows it (follows_review).
+# A review `fr` stands while no unexcused absence follows it (follows_review).
+_REVIEW_STANDS_SQL = """NOT EXISTS (
+    SELECT 1 FROM therapy_sessions_attendance a
+    WHERE a.patient_id = fr.patient_id AND a.status = '{unexcused}'
+      AND {follows_review}
+)"""
 # Without reviewed flags, patients with a standing review are left out; with
 # them, each row has its latest standing review (columns NULL otherwise).
 # (The OR keeps the planner from turning the test into an anti-join, which it
 # plans worse here: the test is hashed once instead.)
-NOT_REVIEWED_SQL = """
+_NOT_REVIEWED_SQL = """
       AND (%(include_reviewed)s OR NOT EXISTS (
           SELECT 1 FROM therapy_sessions_flagreview fr
-          WHERE fr.patient_id = p.id AND NOT EXISTS (
-              SELECT 1 FROM therapy_sessions_attendance a
-              WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
-                AND {follows_review}
-          )
+          WHERE fr.patient_id = p.id AND {review_stands}
       ))"""
 REVIEW_COLUMNS_SQL = (
     "rv.id, rv.reviewed_at, rv.note, rv.reviewed_by_id, rv.full_name, rv.email"
 )
 NO_REVIEW_COLUMNS_SQL = "NULL, NULL, NULL, NULL, NULL, NULL"
-REVIEW_JOIN_SQL = """
+_REVIEW_JOIN_SQL = """
 LEFT JOIN LATERAL (
     SELECT fr.id, fr.reviewed_at, fr.note, fr.reviewed_by_id, u.full_name, u.email
     FROM therapy_sessions_flagreview fr
     JOIN {users} u ON u.id = fr.reviewed_by_id
-    WHERE fr.patient_id = f.id AND NOT EXISTS (
-        SELECT 1 FROM therapy_sessions_attendance a
-        WHERE a.patient_id = fr.patient_id AND a.status = 'unexcused'
-          AND {follows_review}
-    )
+    WHERE fr.patient_id = f.id AND {review_stands}
     ORDER BY fr.reviewed_at DESC, fr.id DESC
     LIMIT 1
 ) rv ON true"""
+_review_stands = _REVIEW_STANDS_SQL.format(
+    follows_review=follows_review("a", "fr"), **STATUS_LITERALS
+)
+NOT_REVIEWED_SQL = _NOT_REVIEWED_SQL.format(review_stands=_review_stands)
+REVIEW_JOIN_SQL = _REVIEW_JOIN_SQL.format(review_stands=_review_stands, **_TABLES)
 
 FLAGGED_PAGE_SIZE = 50
 FLAGGED_ORDERS = {
@@ -934,19 +939,13 @@ def _flag_rows(
     if patient is not None:
         filters.append("AND p.id = %(patient)s")
     if not include_reviewed:
-        filters.append(
-            NOT_REVIEWED_SQL.format(follows_review=follows_review("a", "fr"))
-        )
+        filters.append(NOT_REVIEWED_SQL)
     sql = FLAGS_SQL.format(
         filter=" ".join(filters),
         review_columns=REVIEW_COLUMNS_SQL
         if include_reviewed
         else NO_REVIEW_COLUMNS_SQL,
-        review_join=REVIEW_JOIN_SQL.format(
-            follows_review=follows_review("a", "fr"), **_TABLES
-        )
-        if include_reviewed
-        else "",
+        review_join=REVIEW_JOIN_SQL if include_reviewed else "",
         page=PAGE_SQL.format(
             list="flagged", order=_order_by(FLAGGED_ORDERS[order], "flagged")
         ),
@@ -954,6 +953,7 @@ def _flag_rows(
         patient=_row_patient_columns("p"),
         f_patient=_row_patient_columns("f"),
         **_TABLES,
+        **STATUS_LITERALS,
     )
     found, number = _page_rows(sql, params, number=number, size=size, count_at=2)
     rows = []
