@@ -28,8 +28,9 @@ UNMARKED_ON_DASHBOARD = 10
 # active, unmarked participations (Participant.marked is kept by triggers; read
 # through its partial index), how many in all and the UNMARKED_ON_DASHBOARD most
 # recent with their unmarked count. The two lists come as JSON arrays of
-# [id, start, end, label, modality, room, count]; a session's label is
-# TherapySession.label's (tests.core.test_dashboard_sql checks they agree).
+# [id, start, end, title, kind, topic, modality, room, count]
+# (SESSION_LABEL_AND_PLACE); the label is made from them by session_label, as
+# TherapySession.label makes it (tests.core.test_dashboard_sql checks they agree).
 _STAFF_DASHBOARD = """
 WITH day AS (
     SELECT s.id, s.start, s."end", s.title, s.kind, s.modality, s.topic_id,

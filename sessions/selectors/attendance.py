@@ -38,11 +38,11 @@ from core.timeutil import (
 )
 from patients.models import Patient
 from sessions.models import (
+    KIND_LABELS,
+    MODALITY_LABELS,
     Attendance,
     AttendanceRevision,
     FlagReview,
-    Kind,
-    Modality,
     Participant,
     SessionFacilitator,
     TherapySession,
@@ -1226,8 +1226,7 @@ def letter_data(*, patient, start, end, rows):
     with the patient by sessions.pdf's one statement)."""
     clinic_settings = _WeeklyTargets(*rows[0][:2])
     rows = [row[2:] for row in rows if row[2] is not None]
-    kinds = dict(Kind.choices)
-    modalities = dict(Modality.choices)
+    kinds, modalities = KIND_LABELS, MODALITY_LABELS
     labels = dict(Status.choices)
     zone = clinic_zone()
     now = timezone.now()
@@ -1375,8 +1374,8 @@ def _export_params(start, end):
         "tz": str(clinic_zone()),
         "lo": lo,
         "hi": hi,
-        "kinds": json.dumps(dict(Kind.choices)),
-        "modalities": json.dumps(dict(Modality.choices)),
+        "kinds": json.dumps(KIND_LABELS),
+        "modalities": json.dumps(MODALITY_LABELS),
     }
 
 
