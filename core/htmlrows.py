@@ -19,6 +19,8 @@ from django.utils.formats import localize
 from django.utils.safestring import SafeData, SafeString
 from django.utils.translation import gettext
 
+from core import urlcache
+
 
 @functools.lru_cache(maxsize=32)
 def _language_names(language):
@@ -95,8 +97,8 @@ def _char(char, value, names):
 
 
 def date(value, pattern):
-    """`{{ value|date:pattern }}` ("" for None), escaped: an aware datetime in
-    the current time zone. `pattern` may use D M j Y H i g A and literal
+    """`{{ value|date:pattern }}` ("" for None), escaped (a SafeString): an aware
+    datetime in the current time zone. `pattern` may use D M j Y H i g A and literal
     punctuation and spaces."""
     return dates()(value, pattern)
 
@@ -112,14 +114,34 @@ def dates():
             return ""
         if hasattr(value, "hour") and value.utcoffset() is not None:
             value = value.astimezone(tz)
-        return html.escape(
-            "".join(
-                _char(piece, value, names) if is_char else piece
-                for is_char, piece in _pieces(pattern)
+        return SafeString(
+            html.escape(
+                "".join(
+                    _char(piece, value, names) if is_char else piece
+                    for is_char, piece in _pieces(pattern)
+                )
             )
         )
 
     return format_date
+
+
+class RowFormats:
+    """What rows built in Python need of Django's url and date machinery, looked
+    up once per table instead of once per cell: detail URLs (core.urlcache.Links)
+    and dates as the `date` filter writes them (`dates`)."""
+
+    def __init__(self):
+        self.url = urlcache.Links()
+        self.date = dates()
+
+    def day(self, d):
+        """`d|date:"M j, Y"`."""
+        return self.date(d, "M j, Y")
+
+    def day_time(self, dt):
+        """`dt|date:"M j, g:i A"`, in the current time zone."""
+        return self.date(dt, "M j, g:i A")
 
 
 def format(template, *args, **kwargs):  # noqa: A001 - as format_html

@@ -15,7 +15,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
 from accounts.models import User
-from core import htmlrows, urlcache
+from core import htmlrows
 from core.htmlrows import esc
 
 register = template.Library()
@@ -38,24 +38,6 @@ def status_badge(status, label):
 
 
 DASH = "—"
-
-
-class _Formats:
-    """What the rows need of Django's url and date machinery, looked up once per
-    table instead of once per cell: the detail URLs (core.urlcache.Links) and
-    the dates as the `date` filter writes them (core.htmlrows.dates), escaped."""
-
-    def __init__(self):
-        self.url = urlcache.Links()
-        self.date = htmlrows.dates()
-
-    def day(self, d):
-        """`d|date:"M j, Y"`."""
-        return self.date(d, "M j, Y")
-
-    def day_time(self, dt):
-        """`dt|date:"M j, g:i A"`, in the current time zone."""
-        return self.date(dt, "M j, g:i A")
 
 
 # ---------------------------------------------------------------- patient list
@@ -100,7 +82,7 @@ def patient_rows(patients):
     """The <tr> of each patient (patients.selectors.PatientListRow): the markup
     format_html_join wrote, every value escaped by core.htmlrows.esc (the same
     escaping without the lazy-text wrapper around each call)."""
-    fmt = _Formats()
+    fmt = htmlrows.RowFormats()
     return SafeString(
         "".join(PATIENT_ROW.format(*_patient_row(p, fmt)) for p in patients)
     )
@@ -163,7 +145,7 @@ def approval_rows(context, requests):
     "(you)" after the doctor asked when it is the viewer. The markup
     format_html_join wrote, every value escaped by core.htmlrows.esc."""
     user, now = context.get("user"), timezone.now()
-    fmt = _Formats()
+    fmt = htmlrows.RowFormats()
     return SafeString(
         "".join(
             APPROVAL_ROW.format(*_approval_row(r, user, now, fmt)) for r in requests

@@ -13,20 +13,9 @@ from django.utils.text import capfirst
 
 from core import htmlrows, urlcache
 from core.choices import display
+from patients.models import AdmissionRequest
 
 register = template.Library()
-
-
-class _Formats:
-    """Detail URLs (core.urlcache.Links), and dates as the `date` filter writes
-    "M j, Y" (core.htmlrows), looked up once per section."""
-
-    def __init__(self):
-        self.url = urlcache.Links()
-        self._date = htmlrows.dates()
-
-    def day(self, d):
-        return SafeString(self._date(d, "M j, Y"))
 
 
 DASH = "—"
@@ -119,7 +108,7 @@ def consent_rows(context, sponsor, can_manage):
     """The <tr> of each of the sponsor's consents (sponsor.consent_rows: the
     consent and its status today), with the actions column for front-desk
     roles."""
-    fmt = _Formats()
+    fmt = htmlrows.RowFormats()
     csrf = htmlrows.csrf_input(context) if can_manage else ""
     rows = []
     for row in sponsor.consent_rows:
@@ -249,23 +238,18 @@ CURRENT = {
 }
 
 
-def _day_time(dt):
-    """`dt|date:"M j, Y g:i A"`, in the current time zone (escaped)."""
-    return SafeString(htmlrows.date(dt, "M j, Y g:i A"))
-
-
 @register.simple_tag
-def decision_rows(req):
+def decision_rows(req, fmt=None):
     """The <tr> of each decision on an admission request (req.decision_list,
     newest first, each marked `current` or not)."""
-    fmt = _Formats()
+    fmt = fmt or htmlrows.RowFormats()
     return htmlrows.join(
         htmlrows.format(
             DECISION_ROW,
             url=fmt.url("patients:decision", d.pk),
             decision=display(d, "decision"),
             signed_by=str(d.signed_by),
-            signed_at=_day_time(d.signed_at),
+            signed_at=fmt.date(d.signed_at, "M j, Y g:i A"),
             conditions=d.conditions or d.reason or DASH,
             review=fmt.day(d.review_date) or DASH,
             state=CURRENT[bool(d.current)],
@@ -307,7 +291,7 @@ NO_REQUEST = mark_safe('\n  <p class="muted">No admission request yet.</p>\n  ')
 
 
 def _request(req, can_manage, can_decide, fmt):
-    pending = req.status == "pending"
+    pending = req.status == AdmissionRequest.Status.PENDING
     return htmlrows.format(
         REQUEST,
         pk=req.pk,
@@ -341,7 +325,7 @@ def _request(req, can_manage, can_decide, fmt):
         )
         if pending and can_decide
         else "",
-        decisions=htmlrows.format(DECISIONS_TABLE, decision_rows(req))
+        decisions=htmlrows.format(DECISIONS_TABLE, decision_rows(req, fmt))
         if req.decision_list
         else "",
     )
@@ -353,7 +337,7 @@ def request_articles(requests, can_manage, can_decide):
     decisions), or the line saying there is none."""
     if not requests:
         return NO_REQUEST
-    fmt = _Formats()
+    fmt = htmlrows.RowFormats()
     return htmlrows.join(_request(req, can_manage, can_decide, fmt) for req in requests)
 
 
@@ -365,10 +349,11 @@ HISTORY_ROW = "\n    <tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td></tr>\n  
 @register.simple_tag
 def history_rows(history):
     """The <tr> of each status change, newest first."""
+    date = htmlrows.dates()
     return htmlrows.join(
         htmlrows.format(
             HISTORY_ROW,
-            _day_time(h.at),
+            date(h.at, "M j, Y g:i A"),
             htmlrows.format("{} → ", display(h, "from_status"))
             if h.from_status
             else "",
@@ -404,7 +389,7 @@ NO_ACTIVE_CONSENT = mark_safe(' <span class="badge bad">no active consent yet</s
 def patient_facts(patient, active_consent):
     """The summary's <dt>/<dd> pairs (the patient read with its track,
     counselor and doctor)."""
-    fmt = _Formats()
+    fmt = htmlrows.RowFormats()
     status = [htmlrows.esc(display(patient, "status"))]
     if patient.admitted_on:
         status.append(htmlrows.format(" · admitted {}", fmt.day(patient.admitted_on)))

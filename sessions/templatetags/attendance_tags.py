@@ -249,7 +249,7 @@ MARK_CLASS = {"present": "ok", "unexcused": "bad"}
 
 def _when(dt):
     """`dt|date:"M j g:i A"` in the current time zone (escaped)."""
-    return SafeString(htmlrows.date(dt, "M j g:i A"))
+    return htmlrows.date(dt, "M j g:i A")
 
 
 def _user_name(user):

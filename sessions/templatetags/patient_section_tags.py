@@ -14,12 +14,6 @@ from core.choices import display
 register = template.Library()
 
 
-def _dates():
-    """`dt|date:fmt` in the current time zone ("" for None), escaped."""
-    format_date = htmlrows.dates()
-    return lambda dt, fmt: SafeString(format_date(dt, fmt))
-
-
 # ---------------------------------------------------------------- schedule
 
 SCHEDULE_ROW = (
@@ -34,7 +28,7 @@ CANCELLED = mark_safe(' <span class="badge bad">Cancelled</span>')
 @register.simple_tag
 def schedule_rows(sessions):
     """The upcoming sessions' <tr> (room and topic read with them)."""
-    url, _date = urlcache.Links(), _dates()
+    url, _date = urlcache.Links(), htmlrows.dates()
     return htmlrows.join(
         htmlrows.format(
             SCHEDULE_ROW,
@@ -52,7 +46,7 @@ def schedule_rows(sessions):
 @register.simple_tag
 def recent_sessions(sessions):
     """The last sessions as links, "; " between them."""
-    url, _date = urlcache.Links(), _dates()
+    url, _date = urlcache.Links(), htmlrows.dates()
     return SafeString(
         "; ".join(
             htmlrows.format(
@@ -127,7 +121,7 @@ def sponsor_alert_rows(context, alerts, can_retry):
     """The <tr> of each alert shown (session and sponsor read with it), with the
     Retry button of a failed one for those who may retry."""
     url = urlcache.Links()
-    _date = _dates()
+    _date = htmlrows.dates()
     request = context.get("request")
     path = request.path if request is not None else ""
     csrf = htmlrows.csrf_input(context) if can_retry else ""
