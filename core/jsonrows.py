@@ -56,6 +56,14 @@ def loaded(model, **values):
     return obj
 
 
+def relate(obj, name, value):
+    """`obj.<name> = value` for a foreign key whose id the row read already
+    holds: the related instance goes into the instance's relation cache, where
+    the field's descriptor would put it, without the descriptor's checks (dozens
+    a page)."""
+    obj._state.fields_cache[name] = value
+
+
 def instance(model, data):
     """A model instance from a row as `to_jsonb` writes it (None for None), as if
     the ORM had read it whole: dates and times parsed (see loaded)."""

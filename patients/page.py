@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.auditsql import AUDIT_INSERT, audit_params
-from core.jsonrows import fetch_row, instance, parse_datetime
+from core.jsonrows import fetch_row, instance, parse_datetime, relate
 from core.models import AuditEvent, ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, day_bounds
 from portal.models import SponsorInvitation
@@ -217,14 +217,6 @@ PATIENT_PAGE_SQL = _PATIENT_PAGE_READ.format(
 )
 
 
-def _relate(obj, name, value):
-    """`obj.<name> = value` for a foreign key whose id the row read already
-    holds: the related instance goes into the instance's relation cache, where
-    the field's descriptor would put it, without the descriptor's checks (50
-    a page)."""
-    obj._state.fields_cache[name] = value
-
-
 def _user(data):
     return instance(User, data)
 
@@ -237,9 +229,9 @@ def _sponsors(rows, today, discharged):
         sponsor.consent_list = []
         for c in row["consents"]:
             consent = instance(Consent, c["row"])
-            _relate(consent, "witnessed_by", _user(c["witnessed_by"]))
+            relate(consent, "witnessed_by", _user(c["witnessed_by"]))
             if consent.revoked_recorded_by_id is not None:
-                _relate(consent, "revoked_recorded_by", _user(c["revoked_recorded_by"]))
+                relate(consent, "revoked_recorded_by", _user(c["revoked_recorded_by"]))
             sponsor.consent_list.append(consent)
         sponsor.consent_rows = selectors.consent_rows(
             sponsor.consent_list, today, discharged
@@ -255,13 +247,13 @@ def _requests(rows):
     requests = []
     for row in rows:
         req = instance(AdmissionRequest, row["row"])
-        _relate(req, "requested_by", _user(row["requested_by"]))
-        _relate(req, "doctor", _user(row["doctor"]))
-        _relate(req, "proposed_track", instance(Track, row["proposed_track"]))
+        relate(req, "requested_by", _user(row["requested_by"]))
+        relate(req, "doctor", _user(row["doctor"]))
+        relate(req, "proposed_track", instance(Track, row["proposed_track"]))
         req.decision_list = []
         for d in row["decisions"]:
             decision = instance(DoctorDecision, d["row"])
-            _relate(decision, "signed_by", _user(d["signed_by"]))
+            relate(decision, "signed_by", _user(d["signed_by"]))
             req.decision_list.append(decision)
         req.current_decision = selectors._mark_current(req.decision_list)
         requests.append(req)
@@ -272,7 +264,7 @@ def _history(rows):
     history = []
     for row in rows:
         change = instance(PatientStatusChange, row["row"])
-        _relate(change, "by", _user(row["by"]))
+        relate(change, "by", _user(row["by"]))
         history.append(change)
     return history
 
@@ -286,8 +278,8 @@ def _schedule(rows, feed, now):
             rooms[s.room_id] = instance(Room, row["room"])
         if s.topic_id not in topics:
             topics[s.topic_id] = instance(Topic, row["topic"])
-        _relate(s, "room", rooms[s.room_id])
-        _relate(s, "topic", topics[s.topic_id])
+        relate(s, "room", rooms[s.room_id])
+        relate(s, "topic", topics[s.topic_id])
         sessions.append(s)
     return {
         "upcoming": [s for s in sessions if s.end > now],
@@ -300,8 +292,8 @@ def _alerts(rows, counts):
     recent = []
     for row in rows:
         alert = instance(Alert, row["row"])
-        _relate(alert, "session", instance(TherapySession, row["session"]))
-        _relate(alert, "sponsor", instance(Sponsor, row["sponsor"]))
+        relate(alert, "session", instance(TherapySession, row["session"]))
+        relate(alert, "sponsor", instance(Sponsor, row["sponsor"]))
         recent.append(alert)
     return {"recent": recent, "count": counts[0], "failed_count": counts[1]}
 
@@ -347,9 +339,9 @@ def patient_page(*, pk, user):
         raise Http404("No Patient matches the given query.")
     (page,) = row
     patient = instance(Patient, page["patient"])
-    _relate(patient, "track", instance(Track, page["track"]))
-    _relate(patient, "primary_counselor", _user(page["counselor"]))
-    _relate(patient, "attending_doctor", _user(page["doctor"]))
+    relate(patient, "track", instance(Track, page["track"]))
+    relate(patient, "primary_counselor", _user(page["counselor"]))
+    relate(patient, "attending_doctor", _user(page["doctor"]))
     discharged = patient.status == Patient.Status.DISCHARGED
     sponsors = _sponsors(page["sponsors"], today, discharged)
     requests = _requests(page["requests"])
