@@ -6,28 +6,12 @@ markup as the template it replaces; every value is escaped."""
 from html import escape
 
 from django import template
-from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from core import urlcache
 from core.timeutil import clinic_zone
 
 register = template.Library()
-
-_PK = 2147483647  # a placeholder id, replaced by each session's own
-
-
-def _urls(context):
-    """The URLs the grid links to, reversed once per render (a session's page from a
-    placeholder id)."""
-    cache = context.render_context
-    if "calendar_urls" not in cache:
-        cache["calendar_urls"] = {
-            "detail": escape(reverse("therapy_sessions:detail", args=[_PK])),
-            "agenda": escape(reverse("therapy_sessions:agenda")),
-            "create": escape(reverse("therapy_sessions:create")),
-            "series": escape(reverse("therapy_sessions:series_create")),
-        }
-    return cache["calendar_urls"]
 
 
 def _tile(s, url, zone):
@@ -57,22 +41,21 @@ def _tile(s, url, zone):
     )
 
 
-def _tiles(sessions, urls):
+def _tiles(sessions):
     """A day's sessions as tiles, or "No sessions"."""
     if not sessions:
         return '<p class="muted small">No sessions</p>'
     zone = clinic_zone()
-    detail = urls["detail"]
+    link = urlcache.Links()
     return "\n".join(
-        _tile(s, detail.replace(str(_PK), str(s.pk)), zone) for s in sessions
+        _tile(s, escape(link("therapy_sessions:detail", s.pk)), zone) for s in sessions
     )
 
 
-@register.simple_tag(takes_context=True)
-def session_tiles(context, sessions):
+@register.simple_tag
+def session_tiles(sessions):
     """A day's sessions as tiles, or "No sessions"."""
-    html = _tiles(sessions, _urls(context))
-    return mark_safe(html)  # noqa: S308 (every value is escaped in _tile)
+    return mark_safe(_tiles(sessions))  # noqa: S308 (every value is escaped in _tile)
 
 
 @register.simple_tag(takes_context=True)
@@ -80,23 +63,25 @@ def week_day(context, day):
     """One day of the week grid (a dict of calendar_week's "days"): its heading,
     linking to that day's agenda; its sessions; and, for the front desk, links to
     add a session or a weekly series on that day (in the room shown, if any)."""
-    urls = _urls(context)
     iso = escape(day["iso"])
+    agenda = escape(urlcache.url("therapy_sessions:agenda"))
     parts = [
         f'<section class="day{" today" if day["today"] else ""}" '
         f'aria-labelledby="d-{iso}">',
-        f'<h2 class="small" id="d-{iso}"><a href="{urls["agenda"]}?day={iso}">'
+        f'<h2 class="small" id="d-{iso}"><a href="{agenda}?day={iso}">'
         f"{escape(day['label'])}</a></h2>",
-        _tiles(day["sessions"], urls),
+        _tiles(day["sessions"]),
     ]
     if context.get("can_edit"):
         room = context.get("room")
         in_room = f"&amp;room={int(room.pk)}" if room else ""
         long = escape(day["long"])
+        create = escape(urlcache.url("therapy_sessions:create"))
+        series = escape(urlcache.url("therapy_sessions:series_create"))
         parts.append(
-            f'<p class="small"><a href="{urls["create"]}?date={iso}{in_room}">'
+            f'<p class="small"><a href="{create}?date={iso}{in_room}">'
             f'+ Session<span class="visually-hidden"> on {long}</span></a> · '
-            f'<a href="{urls["series"]}?starts_on={iso}'
+            f'<a href="{series}?starts_on={iso}'
             f'&amp;weekdays={int(day["weekday"])}{in_room}">'
             f'+ Weekly<span class="visually-hidden"> series from {long}</span></a></p>'
         )
