@@ -4,7 +4,6 @@ import datetime
 import re
 from typing import NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import (
     Case,
     Count,
@@ -19,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.roles import CLINICAL
 from core.db import prepared_cursor
+from core.jsonrows import loaded
 from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_start
 from patients.models import Patient
 from patients.selectors import patient_words_match
@@ -151,23 +151,15 @@ _TILE_EXTRAS = ("room_name", "topic_name", "facilitator_names", "patient_count")
 
 def _tile_session(row):
     """A TherapySession from a row of _SESSIONS_SQL, as raw() built it (its
-    columns in model order for from_db, the extras as attributes), without
+    fields loaded, the others deferred; the extras as attributes), without
     raw()'s column resolution on every read."""
     fields = len(_TILE_FIELDS)
-    by_name = dict(zip(_TILE_FIELDS, row[:fields], strict=True))
-    session = TherapySession.from_db(
-        DEFAULT_DB_ALIAS,
-        _TILE_MODEL_ORDER,
-        [by_name[name] for name in _TILE_MODEL_ORDER],
+    session = loaded(
+        TherapySession, **dict(zip(_TILE_FIELDS, row[:fields], strict=True))
     )
     for name, value in zip(_TILE_EXTRAS, row[fields:], strict=True):
         setattr(session, name, value)
     return session
-
-
-_TILE_MODEL_ORDER = tuple(
-    f.attname for f in TherapySession._meta.concrete_fields if f.attname in _TILE_FIELDS
-)
 
 
 def _week_day_counts(*, start, end):
