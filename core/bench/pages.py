@@ -264,7 +264,7 @@ def measure(client, page, *, repeat, warmup=2, budget_seconds=15.0, at_least=5):
     if page.kept_document:
         cold = []
         for _ in range(at_least):
-            forget_rendered_documents()
+            forget_kept_documents()
             t0 = time.perf_counter()
             _get(client, url, page)
             cold.append((time.perf_counter() - t0) * 1000)
@@ -272,7 +272,7 @@ def measure(client, page, *, repeat, warmup=2, budget_seconds=15.0, at_least=5):
     return row
 
 
-def forget_rendered_documents():
+def forget_kept_documents():
     """Drop the kept PDFs and CSV days, so that the next ones are made again."""
     from core.models import ExportChunk, RenderedDocument
 
