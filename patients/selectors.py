@@ -188,11 +188,19 @@ def requested_page(value):
     return number if 1 <= number < 2**31 else 0
 
 
-def counted_page(rows, count, number, per_page):
-    """A Django Page of `rows` (one page already read) with its paginator's
-    count as read in the same statement."""
+def shown_page(sql, params, *, page_number, per_page, row):
+    """A Django Page of the rows (each made by `row` from its columns after the
+    first two) of a statement written with SHOWN_PAGE_SQL, run prepared with
+    `params` and the page asked for; its paginator's count is the one the
+    statement read."""
+    params = {**params, "page": requested_page(page_number), "per_page": per_page}
+    with prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
+    count, number = fetched[0][0], fetched[0][1]
     paginator = Paginator((), per_page)
     paginator.count = count  # a cached_property: no COUNT query
+    rows = [row(values[2:]) for values in fetched if values[2] is not None]
     return Page(rows, number, paginator)
 
 
@@ -202,16 +210,14 @@ def patient_list_page(*, user, filters, page_number, per_page=25):
     (no search terms in it: they may be names). One query: the page with its
     count and the audit row (PATIENT_LIST_SQL, prepared)."""
     sql, params = patient_list_sql(**filters)
-    params["page"] = requested_page(page_number)
-    params["per_page"] = per_page
     params.update(audit_params(user=user, action=AuditEvent.Action.VIEW))
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        fetched = cursor.fetchall()
-    count, number = fetched[0][0], fetched[0][1]
-    rows = [PatientListRow._make(row[2:]) for row in fetched if row[2] is not None]
-    page = counted_page(rows, count, number, per_page)
-    return page
+    return shown_page(
+        sql,
+        params,
+        page_number=page_number,
+        per_page=per_page,
+        row=PatientListRow._make,
+    )
 
 
 def patient_words_match(text, *, via="", record_exact=False):
@@ -356,16 +362,13 @@ def approval_queue_page(*, page_number, per_page=20):
     `page.paginator.count` is how many are pending. One query
     (APPROVAL_QUEUE_SQL, prepared). A page number out of range or not a number
     gives the nearest page, as Paginator.get_page does."""
-    params = {
-        "page": requested_page(page_number),
-        "per_page": per_page,
-    }
-    with prepared_cursor() as cursor:
-        cursor.execute(APPROVAL_QUEUE_SQL, params)
-        fetched = cursor.fetchall()
-    count, number = fetched[0][0], fetched[0][1]
-    rows = [ApprovalRow._make(row[2:]) for row in fetched if row[2] is not None]
-    return counted_page(rows, count, number, per_page)
+    return shown_page(
+        APPROVAL_QUEUE_SQL,
+        {},
+        page_number=page_number,
+        per_page=per_page,
+        row=ApprovalRow._make,
+    )
 
 
 def request_for_decision(*, pk, user):
