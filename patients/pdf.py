@@ -47,7 +47,18 @@ def font_config():
 
 
 LETTER_CSS = settings.BASE_DIR / "templates" / "pdf" / "letter.css"
-_stylesheets = {}
+_letter_css = {}
+
+
+def _letter_css_entry():
+    """[modification time, bytes, parsed stylesheet or None] of
+    templates/pdf/letter.css, read again only when the file changes (a stat per
+    call instead of a read)."""
+    mtime = LETTER_CSS.stat().st_mtime_ns
+    entry = _letter_css.get(LETTER_CSS)
+    if entry is None or entry[0] != mtime:
+        entry = _letter_css[LETTER_CSS] = [mtime, LETTER_CSS.read_bytes(), None]
+    return entry
 
 
 def letter_stylesheet():
@@ -56,14 +67,10 @@ def letter_stylesheet():
     WeasyPrint's own user-agent stylesheets are."""
     import weasyprint
 
-    mtime = LETTER_CSS.stat().st_mtime_ns
-    cached = _stylesheets.get(LETTER_CSS)
-    if cached is None or cached[0] != mtime:
-        cached = _stylesheets[LETTER_CSS] = (
-            mtime,
-            weasyprint.CSS(filename=str(LETTER_CSS)),
-        )
-    return cached[1]
+    entry = _letter_css_entry()
+    if entry[2] is None:
+        entry[2] = weasyprint.CSS(filename=str(LETTER_CSS))
+    return entry[2]
 
 
 def html_to_pdf(html, base_url=None):
@@ -120,22 +127,9 @@ def document_digest(html):
     common stylesheet, the fonts and the renderer. WeasyPrint writes the same
     bytes for the same inputs (no timestamps, no random identifiers)."""
     digest = hashlib.sha256(_renderer_identity())
-    digest.update(_letter_css_bytes())
+    digest.update(_letter_css_entry()[1])
     digest.update(html.encode())
     return digest.hexdigest()
-
-
-_css_bytes = {}
-
-
-def _letter_css_bytes():
-    """templates/pdf/letter.css's bytes, read again only when the file changes (a
-    stat instead of a read per document)."""
-    mtime = LETTER_CSS.stat().st_mtime_ns
-    cached = _css_bytes.get(LETTER_CSS)
-    if cached is None or cached[0] != mtime:
-        cached = _css_bytes[LETTER_CSS] = (mtime, LETTER_CSS.read_bytes())
-    return cached[1]
 
 
 def _fetches_files(html):
