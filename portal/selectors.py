@@ -18,7 +18,13 @@ from core.db import prepared_cursor
 from core.jsonrows import loaded
 from core.models import ClinicSettings
 from core.timeutil import clinic_today, clinic_zone, local, make_local, week_start
-from patients.models import Consent, Patient, Sponsor, active_consent_q
+from patients.models import (
+    Consent,
+    Disclosure,
+    Patient,
+    Sponsor,
+    active_consent_q,
+)
 from sessions.models import (
     Alert,
     Attendance,
@@ -312,22 +318,30 @@ ORDER BY f.n
 """
 
 
+# The lengths a Disclosure's texts are cut to (its fields' own), as
+# portal.services.disclosures_record and DISCLOSE_SQL cut them.
+DISCLOSURE_LENGTHS = {
+    name: Disclosure._meta.get_field(name).max_length
+    for name in ("recipient", "what", "reference")
+}
+
 # The Disclosure row of each consent shown (the patients of the page), written by
 # the page's own statement (portal.services.patients_page_disclose): the values
 # portal.services.disclosures_record gives them, in the page's order.
-DISCLOSE_SQL = """,
+_DISCLOSE_SQL = """,
 disclosed AS (
     INSERT INTO patients_disclosure
            (patient_id, sponsor_id, consent_id, recipient, what, channel,
             reference, at)
     SELECT patient_id, sponsor_id, id,
-           LEFT(full_name || ' <' || %(recipient_email)s::text || '>', 200),
-           LEFT(%(what_head)s::text || number || %(what_tail)s::text, 300),
-           %(channel)s::text, LEFT(%(reference)s::text, 80), %(now)s
+           LEFT(full_name || ' <' || %(recipient_email)s::text || '>', {recipient}),
+           LEFT(%(what_head)s::text || number || %(what_tail)s::text, {what}),
+           %(channel)s::text, LEFT(%(reference)s::text, {reference}), %(now)s
     FROM consents
     ORDER BY n
     RETURNING id
 )"""
+DISCLOSE_SQL = _DISCLOSE_SQL.format(**DISCLOSURE_LENGTHS)
 
 
 _FactsRow = namedtuple(

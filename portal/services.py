@@ -276,15 +276,16 @@ def disclosures_record(
     *, user: User, consents, what: str, channel: str, reference: str = ""
 ):
     """One Disclosure row per consent (per patient disclosed), in one query."""
+    cut = selectors.DISCLOSURE_LENGTHS
     rows = [
         Disclosure(
             patient_id=consent.patient_id,
             sponsor_id=consent.sponsor_id,
             consent=consent,
-            recipient=f"{consent.sponsor.full_name} <{user.email}>"[:200],
-            what=what[:300],
+            recipient=f"{consent.sponsor.full_name} <{user.email}>"[: cut["recipient"]],
+            what=what[: cut["what"]],
             channel=channel,
-            reference=reference[:80],
+            reference=reference[: cut["reference"]],
         )
         for consent in consents
     ]

@@ -90,4 +90,4 @@ def _card(card):
 @register.simple_tag
 def patient_cards(cards):
     """The <article> of each patient on the page (portal.selectors.Summary)."""
-    return SafeString("".join(_card(card) for card in cards))
+    return htmlrows.join(_card(card) for card in cards)
