@@ -35,6 +35,11 @@ def day_bounds(day):
     )
 
 
+def span_bounds(first_day, last_day):
+    """The aware [start, end) of the local days first_day..last_day."""
+    return day_bounds(first_day)[0], day_bounds(last_day)[1]
+
+
 def week_start(day):
     return day - datetime.timedelta(days=day.weekday())
 

@@ -25,7 +25,7 @@ from accounts.models import User
 from core.auditsql import AUDIT_INSERT, audit_params
 from core.jsonrows import fetch_row, instance, parse_datetime, relate
 from core.models import AuditEvent, ClinicSettings
-from core.timeutil import clinic_today, clinic_zone, day_bounds
+from core.timeutil import clinic_today, clinic_zone, span_bounds
 from portal.models import SponsorInvitation
 from sessions.models import (
     Alert,
@@ -315,6 +315,7 @@ def patient_page(*, pk, user):
     now = timezone.now()
     today = clinic_today()
     first_monday, last_sunday = attendance_selectors.hours_span(today, HOURS_WEEKS)
+    minutes_lo, minutes_hi = span_bounds(first_monday, last_sunday)
     defaults = ClinicSettings(pk=1)
     params = {
         "patient": pk,
@@ -322,8 +323,8 @@ def patient_page(*, pk, user):
         "upcoming": SCHEDULE_UPCOMING,
         "past": SCHEDULE_PAST,
         "tz": str(clinic_zone()),
-        "minutes_lo": day_bounds(first_monday)[0],
-        "minutes_hi": day_bounds(last_sunday)[1],
+        "minutes_lo": minutes_lo,
+        "minutes_hi": minutes_hi,
         "absence_days": defaults.absence_rule_days,
         "noshow_rule": defaults.consecutive_noshow_rule,
         "unexcused": Attendance.Status.UNEXCUSED.value,

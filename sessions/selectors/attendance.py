@@ -33,6 +33,7 @@ from core.timeutil import (
     clinic_today,
     clinic_zone,
     day_bounds,
+    span_bounds,
     week_start,
     years_before,
 )
@@ -241,8 +242,7 @@ def local_date(expr="session__start"):
 
 def daily_minutes(*, start_day, end_day, patient_ids=None):
     """{(patient_id, local day): attended minutes} for days start_day..end_day."""
-    lo, _ = day_bounds(start_day)
-    _, hi = day_bounds(end_day)
+    lo, hi = span_bounds(start_day, end_day)
     qs = Attendance.objects.filter(session__start__gte=lo, session__start__lt=hi)
     if patient_ids is not None:
         qs = qs.filter(patient_id__in=patient_ids)
@@ -318,8 +318,7 @@ def _rows(sql, params, *, prepared=False):
 def _patient_daily_minutes(*, patient, start_day, end_day):
     """{local day: attended minutes} of one patient for days start_day..end_day
     (one query)."""
-    lo, _ = day_bounds(start_day)
-    _, hi = day_bounds(end_day)
+    lo, hi = span_bounds(start_day, end_day)
     params = {"tz": str(clinic_zone()), "patient": patient.pk, "lo": lo, "hi": hi}
     return dict(_rows(PATIENT_DAILY_MINUTES_SQL, params))
 
@@ -1210,8 +1209,7 @@ def attendance_letter_data(*, patient, start, end):
 
 def letter_params(*, patient, start, end):
     """LETTER_SESSIONS_SQL's parameters for a patient's id and two local dates."""
-    lo, _ = day_bounds(start)
-    _, hi = day_bounds(end)
+    lo, hi = span_bounds(start, end)
     return {
         "patient": patient,
         "lo": lo,
@@ -1367,13 +1365,9 @@ def _copy_days(sql, params):
     return bodies
 
 
-def _export_params(start, end):
-    lo, _ = day_bounds(start)
-    _, hi = day_bounds(end)
+def _export_params():
     return {
         "tz": str(clinic_zone()),
-        "lo": lo,
-        "hi": hi,
         "kinds": json.dumps(KIND_LABELS),
         "modalities": json.dumps(MODALITY_LABELS),
     }
@@ -1402,18 +1396,15 @@ def attendance_export_csv(*, start, end):
     writes (and keeps) those and gives every day: the same bytes as the report
     written from the tables (tests/sessions/reference.py:
     attendance_export_fresh_csv)."""
-    params = _export_params(start, end)
-    del params["lo"], params["hi"]
+    params = _export_params()
     return _kept_days_csv(
         "sessions", export_cache.SESSIONS_ROWS, params, EXPORT_HEADER, start, end
     )
 
 
-def _daily_params(start, end):
+def _daily_params():
     target = ClinicSettings.read().daily_target_minutes
-    lo, _ = day_bounds(start)
-    _, hi = day_bounds(end)
-    return {"tz": str(clinic_zone()), "lo": lo, "hi": hi, "target": target}
+    return {"tz": str(clinic_zone()), "target": target}
 
 
 def daily_summary_csv(*, start, end):
@@ -1424,8 +1415,7 @@ def daily_summary_csv(*, start, end):
     kept days as attendance_export_csv (two queries, three when a day is written):
     the same bytes as the report written from the tables
     (tests/sessions/reference.py: daily_summary_fresh_csv)."""
-    params = _daily_params(start, end)
-    del params["lo"], params["hi"]
+    params = _daily_params()
     return _kept_days_csv(
         "daily", export_cache.DAILY_ROWS, params, DAILY_HEADER, start, end
     )

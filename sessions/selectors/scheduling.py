@@ -19,7 +19,14 @@ from accounts.models import User
 from accounts.roles import CLINICAL
 from core.db import prepared_cursor
 from core.jsonrows import loaded
-from core.timeutil import clinic_today, clinic_zone, day_bounds, local, week_start
+from core.timeutil import (
+    clinic_today,
+    clinic_zone,
+    day_bounds,
+    local,
+    span_bounds,
+    week_start,
+)
 from patients.models import Patient
 from patients.selectors import patient_words_match
 from sessions.models import (
@@ -180,8 +187,7 @@ def calendar_week(
     """The seven days of a week with their sessions: one query for a room's, a
     facilitator's or a patient's week; two for the whole clinic (the day counts,
     then the week, or only `day` when the week is too full to read as a grid)."""
-    start = day_bounds(monday)[0]
-    end = day_bounds(monday + datetime.timedelta(days=6))[1]
+    start, end = span_bounds(monday, monday + datetime.timedelta(days=6))
     dates = [monday + datetime.timedelta(days=offset) for offset in range(7)]
     today = clinic_today()
     whole_clinic = room_id is None and facilitator_id is None and patient_id is None

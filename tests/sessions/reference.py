@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Count, F, Func, IntegerField, OuterRef, Subquery
 from django.utils import timezone
 
+from core.timeutil import span_bounds
 from sessions.models import Participant, TherapySession
 from sessions.selectors.attendance import (
     DAILY_HEADER,
@@ -115,6 +116,11 @@ ORDER BY 1, pt.record_number
 """
 
 
+def _bounds(start, end):
+    lo, hi = span_bounds(start, end)
+    return {"lo": lo, "hi": hi}
+
+
 def _copy_csv(sql, params, header, rows_per_chunk=2000):
     """The CSV of `sql`'s rows, header first, as chunks of bytes: what Python's
     csv.writer writes (a field quoted only when it holds a comma, a double quote
@@ -151,13 +157,15 @@ def _copy_csv(sql, params, header, rows_per_chunk=2000):
 def attendance_export_fresh_csv(*, start, end):
     """The tests' reference for sessions.selectors.attendance.attendance_export_csv:
     the report written from the tables (EXPORT_SQL), nothing kept."""
-    return _copy_csv(EXPORT_SQL, _export_params(start, end), EXPORT_HEADER)
+    params = {**_export_params(), **_bounds(start, end)}
+    return _copy_csv(EXPORT_SQL, params, EXPORT_HEADER)
 
 
 def daily_summary_fresh_csv(*, start, end):
     """The tests' reference for sessions.selectors.attendance.daily_summary_csv:
     the report written from the tables (DAILY_SQL), nothing kept."""
-    return _copy_csv(DAILY_SQL, _daily_params(start, end), DAILY_HEADER)
+    params = {**_daily_params(), **_bounds(start, end)}
+    return _copy_csv(DAILY_SQL, params, DAILY_HEADER)
 
 
 def unmarked_sessions(*, now=None, limit=20):
